@@ -1,0 +1,1 @@
+"""pydantic models of Deployment and Execution, and the CRDs generated from them."""

@@ -1,0 +1,1 @@
+"""The Lease protocol (compare-and-swap on resourceVersion) that makes admission decisions durable."""

@@ -1,0 +1,1 @@
+"""The `conveyor worker` process: claim admitted executions, run them, report back."""

@@ -1,0 +1,1 @@
+"""The workflow framework users import: decorator, context, task graph, errors, plugin registry."""
