@@ -14,8 +14,10 @@ def main() -> None:
 
 
 def _register() -> None:
+    from conveyor.cli.crds import crds
     from conveyor.cli.sim import sim
 
+    main.add_command(crds)
     main.add_command(sim)
 
 
