@@ -1,0 +1,111 @@
+"""x-kubernetes-validations: CEL rules evaluated with cel-python (`celpy`).
+
+Programs are compiled once per rule text and shared by every schema that uses it. Transition rules
+(those reading `oldSelf`) run only on updates, when the old value exists, as in kube-apiserver.
+If celpy is not installed, rules are not evaluated (`AVAILABLE` is False) rather than rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from conveyor.sim.schema import field_errors as fe
+
+try:
+    import celpy
+    from celpy import celtypes
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - exercised only without the optional dependency
+    AVAILABLE = False
+
+_OLD_SELF = re.compile(r"\boldSelf\b")
+_programs: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+class RuleError(Exception):
+    """A rule that does not compile: reported as a cause instead of crashing the write."""
+
+
+def _program(expr: str) -> Any:
+    prog = _programs.get(expr)
+    if prog is not None:
+        return prog
+    env = celpy.Environment()
+    try:
+        prog = env.program(env.compile(expr))
+    except Exception as exc:  # celpy raises its own parse errors
+        raise RuleError(f"compilation failed: {exc}") from exc
+    with _lock:
+        _programs[expr] = prog
+    return prog
+
+
+def is_transition_rule(rule: dict[str, Any]) -> bool:
+    return bool(_OLD_SELF.search(rule.get("rule", "")))
+
+
+def _evaluate(expr: str, activation: dict[str, Any]) -> Any:
+    result = _program(expr).evaluate(activation)
+    if isinstance(result, celpy.CELEvalError):
+        raise RuleError(str(result.args[0] if result.args else result))
+    return result
+
+
+def _join(path: str, field_path: str) -> str:
+    if not field_path:
+        return path or "<nil>"
+    rel = field_path[1:] if field_path.startswith(".") else field_path
+    if not path:
+        return rel
+    return path + field_path if field_path.startswith("[") else f"{path}.{rel}"
+
+
+def check(rules: list[dict[str, Any]], value: Any, old: Any, path: str, type_label: str
+          ) -> list[dict[str, str]]:
+    """Causes for the rules of one schema node that `value` (at `path`) breaks."""
+    if not AVAILABLE:
+        return []
+    causes: list[dict[str, str]] = []
+    activation: dict[str, Any] | None = None
+    for rule in rules:
+        expr = rule.get("rule", "")
+        transition = is_transition_rule(rule)
+        if transition and old is fe.OMIT:
+            continue
+        if activation is None:
+            activation = {"self": celpy.json_to_cel(value)}
+        if transition and "oldSelf" not in activation:
+            activation["oldSelf"] = celpy.json_to_cel(old)
+        where = path or "<nil>"
+        try:
+            ok = _evaluate(expr, activation)
+        except RuleError as exc:
+            causes.append(fe.invalid(where, type_label, f"{exc} evaluating rule: {expr}"))
+            continue
+        except Exception as exc:  # celpy type errors surface as Python exceptions
+            causes.append(fe.invalid(where, type_label, f"{exc} evaluating rule: {expr}"))
+            continue
+        if isinstance(ok, celtypes.BoolType) and bool(ok):
+            continue
+        message = rule.get("message") or f"failed rule: {expr.strip()}"
+        if rule.get("messageExpression"):
+            try:
+                text = _evaluate(rule["messageExpression"], activation)
+                if isinstance(text, str) and text.strip():
+                    message = str(text)
+            except Exception:
+                pass
+        target = _join(path, rule.get("fieldPath", ""))
+        reason = rule.get("reason") or "FieldValueInvalid"
+        if reason == "FieldValueForbidden":
+            causes.append(fe.forbidden(target, message))
+        elif reason == "FieldValueRequired":
+            causes.append(fe.required(target, message))
+        elif reason == "FieldValueDuplicate":
+            causes.append(fe.duplicate(target, type_label))
+        else:
+            causes.append(fe.invalid(target, type_label, message))
+    return causes
