@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
 from conveyor.admission.policy import (
     AdmissionPolicy,
     Cancel,
@@ -24,8 +27,6 @@ from conveyor.admission.policy import (
     Schedule,
     Start,
 )
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DEPLOYMENTS = [DeploymentKey("shop", "web"), DeploymentKey("shop", "db"), DeploymentKey("lab", "web")]

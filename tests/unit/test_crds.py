@@ -9,9 +9,10 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import BaseModel
+
 from conveyor.api.crds import SchemaError, generate_crds, model_schema, render_crds_yaml
 from conveyor.cli.crds import crds as crds_command
-from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS_DIR = REPO / "crds"

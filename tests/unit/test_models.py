@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
+
 from conveyor.api.config import InvalidConfig, parse_operator_config
 from conveyor.api.models import (
     FINAL_PHASES,
@@ -30,7 +32,6 @@ from conveyor.api.names import (
     label_value,
     worker_job_name,
 )
-from pydantic import ValidationError
 
 # ---------------------------------------------------------------------------------------------- wire
 

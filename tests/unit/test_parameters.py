@@ -8,10 +8,11 @@ import string
 from typing import Any
 
 import pytest
-from conveyor.admission.parameters import REDACTED, InvalidParameters, redact, validate_parameters
-from conveyor.api.models import ParameterDeclaration
 from hypothesis import given
 from hypothesis import strategies as st
+
+from conveyor.admission.parameters import REDACTED, InvalidParameters, redact, validate_parameters
+from conveyor.api.models import ParameterDeclaration
 
 
 def declare(**declarations: dict[str, Any]) -> dict[str, ParameterDeclaration]:

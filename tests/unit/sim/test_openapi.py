@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from conveyor.sim import openapi
 from conveyor.sim.resources import Registry, ResourceType
 

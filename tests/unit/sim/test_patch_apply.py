@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from conveyor.sim.errors import StatusError
 from conveyor.sim.patch import server_side_apply, track_update
 

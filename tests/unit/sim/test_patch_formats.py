@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from conveyor.sim.errors import StatusError
 from conveyor.sim.patch import json_patch, merge_patch, strategic_merge_patch
 

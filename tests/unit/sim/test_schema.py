@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from conveyor.sim.schema import apply_crd_defaults, apply_defaults, prune, validate, validate_crd
 from conveyor.sim.schema import cel as cel_rules
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from conveyor.sim.resources import BUILTIN, ResourceType
 from conveyor.sim.tables import JSONPathError, human_duration, jsonpath, to_table
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from conveyor.workflows import DeploymentInfo, MemoryReporter, TaskDefaults, WorkflowContext
 
 WAIT = 10.0

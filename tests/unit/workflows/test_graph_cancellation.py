@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+
 from conveyor.workflows import (
     CancelMode,
     OperationContext,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from conveyor.workflows import OperationContext, TaskState, WorkflowContext
 
 WAIT = 10.0

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from conveyor.plugins import http
 from conveyor.workflows import (
     MemoryReporter,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from conveyor.plugins import shell
 from conveyor.workflows import (
     MemoryReporter,

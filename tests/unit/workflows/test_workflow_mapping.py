@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from conveyor.workflows import WorkflowMappingError, WorkflowSpec, resolve_mapping, workflow, workflow_spec
 from conveyor.workflows.decorator import forget_modules
 

@@ -6,6 +6,7 @@ import types
 from collections.abc import Iterator
 
 import pytest
+
 from conveyor.workflows import (
     CancelMode,
     MemoryReporter,
