@@ -1,4 +1,4 @@
-"""`conveyor sim`: serve the local control plane (placeholder until the server lands)."""
+"""`conveyor sim`: serve the local control plane until interrupted."""
 
 from __future__ import annotations
 
@@ -6,6 +6,23 @@ import click
 
 
 @click.command()
-def sim() -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, type=int, help="Port to listen on (0: any free port).")
+@click.option(
+    "--kubeconfig",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the kubeconfig, once the server accepts requests.",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Keep state here so that it survives a restart.",
+)
+@click.option("--no-controllers", is_flag=True, help="Serve the API only: no Job controller, no kubelet.")
+def sim(host: str, port: int, kubeconfig: str, data_dir: str | None, no_controllers: bool) -> None:
     """Serve Conveyor's local Kubernetes control plane."""
-    raise click.ClickException("not implemented yet")
+    from conveyor.sim.__main__ import serve
+
+    serve(host, port, kubeconfig, data_dir, controllers=not no_controllers)
