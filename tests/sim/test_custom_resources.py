@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from kubetest import status_of, wait_for
 from kubernetes.client.rest import ApiException
+from kubetest import status_of, wait_for
 
 GROUP = "conformance.conveyor.dev"
 CRD = f"""apiVersion: apiextensions.k8s.io/v1

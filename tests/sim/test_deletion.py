@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kubetest import status_of, wait_for
 from kubernetes.client.rest import ApiException
+from kubetest import status_of, wait_for
 
 
 def _exists(core, namespace, name):

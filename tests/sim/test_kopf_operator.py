@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from kubetest import wait_for
 from kopf.testing import KopfRunner
+from kubetest import wait_for
 
 GROUP = "kopf.conveyor.dev"
 CRD = f"""apiVersion: apiextensions.k8s.io/v1

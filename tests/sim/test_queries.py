@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kubetest import status_of
 from kubernetes.client.rest import ApiException
+from kubetest import status_of
 
 
 @pytest.fixture
@@ -61,13 +61,17 @@ def test_field_selector_on_metadata_namespace_across_namespaces(core, labelled):
 
 def test_field_selector_on_pod_phase_and_node_name(core, namespace):
     core.create_namespaced_pod(
-        namespace, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        namespace,
+        # Bound to another node, so the sim's kubelet leaves it Pending.
+        {"metadata": {"name": "p"}, "spec": {"nodeName": "elsewhere",
+                                             "containers": [{"name": "c", "image": "busybox"}]}},
     )
     assert [
         p.metadata.name
         for p in core.list_namespaced_pod(namespace, field_selector="status.phase=Pending").items
     ] == ["p"]
-    assert core.list_namespaced_pod(namespace, field_selector="spec.nodeName=elsewhere").items == []
+    assert core.list_namespaced_pod(namespace, field_selector="spec.nodeName=nowhere").items == []
+    assert len(core.list_namespaced_pod(namespace, field_selector="spec.nodeName=elsewhere").items) == 1
 
 
 def test_field_selector_on_event_involved_object(core, namespace):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.sim import crds, optional
+from conveyor.sim import builtin_schema, crds, patching, schema
 from conveyor.sim.errors import (
     StatusError,
     already_exists,
@@ -130,6 +130,9 @@ class ApiService:
         self.hub = WatchHub(self.store)
         self.ca_pem = ca_pem
         self.bookmark_interval = bookmark_interval
+        # Where clients reach this server (set once it listens): the kubelet puts it into the
+        # kubeconfig it gives each Pod.
+        self.server_url: str | None = None
         self._token_secret = token_secret or secrets.token_bytes(32)
         self._service_ips = 10
         # Hooks the garbage collector and CRD lifecycle register to hear about deletions.
@@ -502,12 +505,12 @@ class ApiService:
         """Unknown fields (pruned for custom resources), then defaults: what decoding does in kube."""
         unknown: list[str] = []
         if rt.is_custom:
-            schema = rt.schema
-            if schema is not None and optional.schema is not None:
-                unknown = optional.schema.prune(obj, schema)
-                optional.schema.apply_defaults(obj, schema)
-        elif optional.builtin_schema is not None:
-            unknown = optional.builtin_schema.unknown_fields(rt.group, rt.version, rt.kind, obj)
+            structural = rt.schema
+            if structural is not None:
+                unknown = schema.prune(obj, structural)
+                schema.apply_defaults(obj, structural)
+        else:
+            unknown = builtin_schema.unknown_fields(rt.group, rt.version, rt.kind, obj)
         if unknown:
             if validation == "Strict":
                 raise bad_request(
@@ -516,18 +519,17 @@ class ApiService:
                 )
             if validation == "Warn":
                 req.warnings.extend(f'unknown field "{p}"' for p in unknown)
-        if not rt.is_custom and optional.builtin_schema is not None:
-            optional.builtin_schema.apply_builtin_defaults(rt, obj)
+        if not rt.is_custom:
+            builtin_schema.apply_builtin_defaults(rt, obj)
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         causes: list[dict[str, str]] = []
-        if optional.builtin_schema is not None:
-            causes.extend(optional.builtin_schema.validate_metadata(obj, rt.namespaced))
+        causes.extend(builtin_schema.validate_metadata(obj, rt.namespaced))
         if rt.is_custom:
-            if rt.schema is not None and optional.schema is not None:
-                causes.extend(optional.schema.validate(obj, rt.schema))
-        elif optional.builtin_schema is not None:
-            causes.extend(optional.builtin_schema.validate_builtin(rt, obj))
+            if rt.schema is not None:
+                causes.extend(schema.validate(obj, rt.schema))
+        else:
+            causes.extend(builtin_schema.validate_builtin(rt, obj))
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes.extend(crds.validate(obj, old))
         if old is not None and old["metadata"].get("deletionTimestamp"):
@@ -587,9 +589,7 @@ class ApiService:
         operation: str,
         subresource: str | None,
     ) -> None:
-        if optional.patch is None:
-            return
-        tracked = optional.patch.track_update(old, new, manager, operation, subresource)
+        tracked = patching.track_update(old, new, manager, operation, subresource)
         if tracked is not new:
             new.clear()
             new.update(tracked)
@@ -836,8 +836,6 @@ class ApiService:
             raise unsupported_media_type(patch_type)
         if kind == "strategic" and rt.is_custom:
             raise unsupported_media_type(patch_type)
-        if optional.patch is None and kind != "merge":
-            raise StatusError(500, "InternalError", "Internal error occurred: patching is not available")
         if kind == "apply" and not field_manager:
             raise bad_request(
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
@@ -855,7 +853,7 @@ class ApiService:
             if isinstance(applied, dict):
                 applied.setdefault("metadata", {}).setdefault("name", name)
             self._check_type(rt, applied, required=True)
-            obj = optional.patch.server_side_apply(None, applied, manager, force, rt.group, rt.kind, None)
+            obj = patching.server_side_apply(None, applied, manager, force, rt.group, rt.kind, None)
             obj["metadata"].pop("resourceVersion", None)
             obj = self._create_applied(rt, ns, obj, req, validation, dry_run)
             return self._out(rt, obj, req)
@@ -890,22 +888,20 @@ class ApiService:
         subresource: str | None,
     ) -> Any:
         if kind == "merge":
-            if optional.patch is not None:
-                return optional.patch.merge_patch(base, patch)
-            return _merge_patch(clone(base), patch)
+            return patching.merge_patch(base, patch)
         if kind == "json":
             if not isinstance(patch, list):
                 raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-            return optional.patch.json_patch(base, patch)
+            return patching.json_patch(base, patch)
         if kind == "strategic":
             if not isinstance(patch, dict):
                 raise bad_request("unable to unmarshal strategic merge patch: not an object")
-            return optional.patch.strategic_merge_patch(base, patch, rt.group, rt.kind)
+            return patching.strategic_merge_patch(base, patch, rt.group, rt.kind)
         if not isinstance(patch, dict):
             raise bad_request("error decoding YAML: apply patch is not an object")
         applied = clone(patch)
         self._check_type(rt, applied, required=True)
-        return optional.patch.server_side_apply(base, applied, manager, force, rt.group, rt.kind, subresource)
+        return patching.server_side_apply(base, applied, manager, force, rt.group, rt.kind, subresource)
 
     def _create_applied(
         self, rt: ResourceType, ns: str, obj: dict[str, Any], req: Request, validation: str, dry_run: bool
@@ -1206,19 +1202,6 @@ def _set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     for part in parts[:-1]:
         cur = cur.setdefault(part, {})
     cur[parts[-1]] = value
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    if not isinstance(target, dict):
-        target = {}
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = _merge_patch(target.get(key), value)
-    return target
 
 
 def _encode_continue(key: str, rv: int) -> str:

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from conveyor.sim import certs as certs_mod
 from conveyor.sim.api import ApiService
+from conveyor.sim.kubelet.logs import serve_pod_log
 from conveyor.sim.lifecycle import Lifecycle
 from conveyor.sim.resources import Registry
 from conveyor.sim.server import FaultInjector, SimApp
@@ -126,6 +127,7 @@ class SimServer:
         for controller in self.controllers:
             self._tasks.append(asyncio.create_task(_run_controller(controller, self.api)))
         self.app = SimApp(self.api, self.admin_token, self.faults)
+        self.app.register_log_handler(serve_pod_log)
         self._runner = web.AppRunner(
             self.app.build(), access_log=None, shutdown_timeout=1.0, handle_signals=False
         )
@@ -139,6 +141,7 @@ class SimServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"https://{host}:{self.port}"
         self.app.server_address = f"{host}:{self.port}"
+        self.api.server_url = self.url  # the kubelet writes it into each Pod's kubeconfig
         if self.kubeconfig is not None:
             write_atomically(self.kubeconfig, kubeconfig_text(self.url, certs.ca_pem, self.admin_token))
 
