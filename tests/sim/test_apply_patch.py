@@ -80,6 +80,31 @@ def test_server_side_apply_updates_owned_fields(kubectl, namespace):
     assert obj["spec"]["replicas"] == 3 and obj["metadata"]["labels"] == {"stage": "b"}
 
 
+SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def test_server_side_apply_twice_keeps_one_port_without_protocol(kubectl, namespace):
+    """The protocol key of a port defaults to TCP before items are matched (helm 4 upgrades)."""
+    for _ in range(2):
+        kubectl("apply", "--server-side", "-n", namespace, "-f", "-", input=SERVICE)
+    ports = _get(kubectl, namespace, "service", "web")["spec"]["ports"]
+    assert [(p["port"], p["protocol"]) for p in ports] == [(80, "TCP")]
+
+
+def test_server_side_apply_twice_keeps_one_container_port_without_protocol(kubectl, namespace):
+    manifest = DEPLOYMENT.replace("LABEL", "p") + "        ports: [{containerPort: 80}]\n"
+    for _ in range(2):
+        kubectl("apply", "--server-side", "-n", namespace, "-f", "-", input=manifest)
+    container = _get(kubectl, namespace, "deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+
+
 def test_merge_patch(kubectl, namespace):
     kubectl("apply", "-n", namespace, "-f", "-", input=DEPLOYMENT.replace("LABEL", "m"))
     kubectl(

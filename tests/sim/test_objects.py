@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from kubetest import status_of
 from kubernetes.client.rest import ApiException
+from kubetest import status_of
 
 MANIFESTS = {
     "configmap": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: obj\ndata:\n  k: v\n",

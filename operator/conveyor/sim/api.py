@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.sim import builtin_schema, crds, patching, schema
+from conveyor.sim import builtin_schema, crds, patching, reviews, schema
 from conveyor.sim.errors import (
     StatusError,
     already_exists,
@@ -36,6 +36,8 @@ from conveyor.sim.errors import (
     not_found,
     unsupported_media_type,
 )
+from conveyor.sim.identity import IN_PROCESS_USER, user_info
+from conveyor.sim.rbac import Authorizer
 from conveyor.sim.resources import Registry, ResourceType
 from conveyor.sim.selectors import (
     compile_filter,
@@ -48,6 +50,20 @@ from conveyor.sim.watch import Item, Watcher, WatchHub, WatchStream
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+# The Service every cluster has in `default`, as kube-apiserver creates it: in-cluster clients
+# (and charts that template `kubernetes.default.svc`) find the API server through it.
+KUBERNETES_SERVICE: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+    "spec": {
+        "type": "ClusterIP",
+        "clusterIP": "10.96.0.1",
+        "clusterIPs": ["10.96.0.1"],
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        "sessionAffinity": "None",
+    },
+}
 # Built-in kinds whose objects carry metadata.generation (those with a spec a controller observes).
 _GENERATION_KINDS = frozenset(
     {
@@ -84,7 +100,7 @@ Resource = ResourceType | tuple[str, str, str]
 class Request:
     """Per-call context: who asks, warnings to return, and whether results may be shared dicts."""
 
-    user: str = "system:admin"
+    user: str = IN_PROCESS_USER
     user_agent: str = ""
     shared: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -128,6 +144,7 @@ class ApiService:
         self.store = store or Store()
         self.registry = registry or Registry()
         self.hub = WatchHub(self.store)
+        self.authorizer = Authorizer(self.store)
         self.ca_pem = ca_pem
         self.bookmark_interval = bookmark_interval
         # Where clients reach this server (set once it listens): the kubelet puts it into the
@@ -159,6 +176,16 @@ class ApiService:
                 )
             else:
                 self._namespace_defaults(name)
+        if self.store.get("", "services", "default", "kubernetes") is None:
+            self._create(
+                self.resource(("", "v1", "services")),
+                "default",
+                clone(KUBERNETES_SERVICE),
+                Request(),
+                "kube-apiserver",
+                "Ignore",
+                False,
+            )
 
     # ---- service accounts and tokens -------------------------------------------------------------
 
@@ -376,6 +403,12 @@ class ApiService:
         if "create" not in rt.verbs:
             raise method_not_allowed()
         obj = body if req.shared else clone(body)
+        if reviews.is_review(rt):
+            if not isinstance(obj, dict):
+                raise bad_request("Object 'Kind' is missing in the request body")
+            self._check_type(rt, obj)
+            return reviews.answer(rt, namespace if rt.namespaced else None, obj, user_info(req.user),
+                                  self.authorizer)
         manager = field_manager or _manager_from_agent(req.user_agent)
         return self._out(
             rt, self._create(rt, namespace, obj, req, manager, field_validation or "Warn", dry_run), req

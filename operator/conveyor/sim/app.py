@@ -26,6 +26,7 @@ import yaml
 from aiohttp import web
 
 from conveyor.sim import certs as certs_mod
+from conveyor.sim import openapi
 from conveyor.sim.api import ApiService
 from conveyor.sim.kubelet.logs import serve_pod_log
 from conveyor.sim.lifecycle import Lifecycle
@@ -99,6 +100,7 @@ class SimServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._warming: asyncio.Future[None] | None = None
         self.admin_token = ""
 
     def _secret(self, name: str, make: Callable[[], str]) -> str:
@@ -122,6 +124,9 @@ class SimServer:
         store = Store(self.data_dir / "store" if self.data_dir else None, self.history)
         self.api = ApiService(store, Registry(), certs.ca_pem, token_secret, self.bookmark_interval)
         self.api.bootstrap()
+        # Off the loop, and not awaited: requests are served meanwhile, and one that needs the
+        # definitions before they are ready builds them itself (in a thread too, see server.py).
+        self._warming = self.loop.run_in_executor(None, openapi.warm_builtin_definitions)
         lifecycle = Lifecycle(self.api)
         self._tasks.append(asyncio.create_task(lifecycle.run(), name="sim-lifecycle"))
         for controller in self.controllers:
@@ -152,6 +157,11 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._warming is not None:
+            # A failure here is the first request's to report (the documents are rebuilt then).
+            with contextlib.suppress(Exception):
+                await self._warming
+            self._warming = None
         self.api.hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from conveyor.sim import optional
+from conveyor.sim import schema
 from conveyor.sim.errors import cause
 from conveyor.sim.resources import ResourceType
 
@@ -90,8 +90,7 @@ def set_status(crd: dict[str, Any], old: dict[str, Any] | None) -> None:
 def validate(crd: dict[str, Any], old: dict[str, Any] | None) -> list[dict[str, str]]:
     """The CRD's own validation (schema.validate_crd) plus the one rule this module relies on."""
     causes: list[dict[str, str]] = []
-    if optional.schema is not None:
-        causes.extend(optional.schema.validate_crd(crd))
+    causes.extend(schema.validate_crd(crd))
     group, plural = key_of(crd)
     name = (crd.get("metadata") or {}).get("name")
     if (

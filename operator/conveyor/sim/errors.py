@@ -112,6 +112,7 @@ def forbidden(user: str, verb: str, resource: str, group: str, namespace: str | 
 def unsupported_media_type(content_type: str) -> StatusError:
     return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
                        f'accepted media types include: application/json, application/yaml, '
+                       f'application/vnd.kubernetes.protobuf, '
                        f'application/apply-patch+yaml, application/json-patch+json, '
                        f'application/merge-patch+json, application/strategic-merge-patch+json '
                        f'(got "{content_type}")')

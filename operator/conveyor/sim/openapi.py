@@ -136,6 +136,13 @@ def _builtin_gvk_index() -> dict[tuple[str, str, str], str]:
     return index
 
 
+def warm_builtin_definitions() -> None:
+    """Load and index the built-in definitions now. The server runs this in an executor at start,
+    so the first request that needs them (kubectl's first apply or explain) does not hold the event
+    loop while a few megabytes of JSON are read and converted."""
+    _builtin_gvk_index()
+
+
 # ---------------------------------------------------------------------------------------------
 # Custom resource definitions.
 # ---------------------------------------------------------------------------------------------

@@ -107,6 +107,15 @@ BUILTIN: tuple[ResourceType, ...] = (
     _b("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=["hpa"],
        cats=["all"], sub=["status"]),
     _b("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ["pc"]),
+    # Create-only reviews, answered and never stored (reviews.py).
+    _b("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
+       verbs=("create",)),
+    _b("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False,
+       verbs=("create",)),
+    _b("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=("create",)),
+    _b("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
+       verbs=("create",)),
+    _b("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=("create",)),
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from conveyor.sim import optional, protobuf
+from conveyor.sim import discovery, openapi, protobuf, tables
 from conveyor.sim.api import PATCH_TYPES, ApiService, Request
 from conveyor.sim.errors import (
     StatusError,
@@ -25,6 +25,7 @@ from conveyor.sim.errors import (
     unauthorized,
     unsupported_media_type,
 )
+from conveyor.sim.identity import ADMIN_USER, ANONYMOUS_USER
 from conveyor.sim.resources import ResourceType
 
 log = logging.getLogger(__name__)
@@ -155,12 +156,12 @@ class SimApp:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS or request.path.startswith(("/healthz/", "/readyz/", "/livez/")):
-            request[USER] = "system:anonymous"
+            request[USER] = ANONYMOUS_USER
             return await handler(request)
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if token and token == self.admin_token:
-            request[USER] = "kubernetes-admin"
+            request[USER] = ADMIN_USER
         else:
             user = self.api.user_for_token(token) if token else None
             if user is None:
@@ -178,38 +179,35 @@ class SimApp:
         return web.Response(text="ok", content_type="text/plain")
 
     def _discovery(self, request: web.Request, core: bool, legacy: Callable[[], Any]) -> web.Response:
-        disc = optional.discovery
-        if disc is None:
-            raise StatusError(503, "ServiceUnavailable", "discovery is not available")
-        version = disc.negotiate_discovery(request.headers.get("Accept"))
+        version = discovery.negotiate_discovery(request.headers.get("Accept"))
         if version is not None:
             return _json(
-                disc.aggregated_discovery(self.api.registry, core, version),
-                content_type=disc.discovery_content_type(version),
+                discovery.aggregated_discovery(self.api.registry, core, version),
+                content_type=discovery.discovery_content_type(version),
             )
         return _json(legacy())
 
     async def _core_versions(self, request: web.Request) -> web.Response:
         return self._discovery(
-            request, True, lambda: optional.discovery.core_api_versions(self.server_address)
+            request, True, lambda: discovery.core_api_versions(self.server_address)
         )
 
     async def _groups(self, request: web.Request) -> web.Response:
-        return self._discovery(request, False, lambda: optional.discovery.api_group_list(self.api.registry))
+        return self._discovery(request, False, lambda: discovery.api_group_list(self.api.registry))
 
     async def _group(self, request: web.Request) -> web.Response:
         if request.method != "GET":
             raise method_not_allowed()
-        doc = optional.discovery.api_group(self.api.registry, request.match_info["group"])
+        doc = discovery.api_group(self.api.registry, request.match_info["group"])
         if doc is None:
             raise web.HTTPNotFound()
         return _json(doc)
 
     async def _core_resources(self, request: web.Request) -> web.Response:
-        return _json(optional.discovery.api_resource_list(self.api.registry, "", "v1"))
+        return _json(discovery.api_resource_list(self.api.registry, "", "v1"))
 
     async def _group_resources(self, request: web.Request) -> web.Response:
-        doc = optional.discovery.api_resource_list(
+        doc = discovery.api_resource_list(
             self.api.registry, request.match_info["group"], request.match_info["version"]
         )
         if doc is None:
@@ -217,18 +215,18 @@ class SimApp:
         return _json(doc)
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
-        if optional.openapi is None:
-            raise web.HTTPNotFound()
-        return _json(optional.openapi.openapi_v2(self.api.registry))
+        """kubectl and client-go read v2 only as protobuf; other clients get JSON. The whole
+        document is built off the loop: it covers every built-in kind and takes a while."""
+        registry = self.api.registry
+        if openapi.wants_protobuf_v2(request.headers.get("Accept")):
+            body = await asyncio.to_thread(openapi.openapi_v2_protobuf, registry)
+            return web.Response(body=body, headers={"Content-Type": openapi.OPENAPI_V2_PROTOBUF})
+        return _json(await asyncio.to_thread(openapi.openapi_v2, registry))
 
     async def _openapi_v3(self, request: web.Request) -> web.Response:
-        if optional.openapi is None:
-            raise web.HTTPNotFound()
-        return _json(optional.openapi.openapi_v3_paths(self.api.registry))
+        return _json(openapi.openapi_v3_paths(self.api.registry))
 
     async def _openapi_v3_doc(self, request: web.Request) -> web.Response:
-        if optional.openapi is None:
-            raise web.HTTPNotFound()
         path = request.match_info["path"].strip("/")
         if path == "api/v1":
             group, version = "", "v1"
@@ -236,7 +234,7 @@ class SimApp:
             _, group, version = path.split("/")
         else:
             raise web.HTTPNotFound()
-        doc = optional.openapi.openapi_v3_document(self.api.registry, group, version)
+        doc = await asyncio.to_thread(openapi.openapi_v3_document, self.api.registry, group, version)
         if doc is None:
             raise web.HTTPNotFound()
         resp = _json(doc)
@@ -424,7 +422,7 @@ class SimApp:
         content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
             return _parse(raw, "yaml")
-        if content_type == protobuf.CONTENT_TYPE:
+        if protobuf.is_protobuf(content_type):
             return protobuf.decode(raw)
         if content_type not in ("application/json", "", "*/*"):
             raise unsupported_media_type(content_type)
@@ -433,8 +431,10 @@ class SimApp:
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         raw = await request.read()
-        if raw.startswith(protobuf.MAGIC):
-            opts.update(protobuf.decode(raw))
+        if raw and protobuf.is_protobuf(request.headers.get("Content-Type", "")):
+            # The envelope's apiVersion/kind (meta.k8s.io/v1 DeleteOptions) are not options.
+            decoded = protobuf.decode(raw)
+            opts.update({k: v for k, v in decoded.items() if k not in ("apiVersion", "kind")})
         elif raw.strip():
             body = _parse(raw, "json")
             if isinstance(body, dict):
@@ -458,13 +458,13 @@ class SimApp:
     @staticmethod
     def _wants_table(request: web.Request) -> bool:
         accept = request.headers.get("Accept", "")
-        return "as=Table" in accept and optional.tables is not None
+        return "as=Table" in accept
 
     def _render(
         self, request: web.Request, rt: ResourceType, obj: dict[str, Any], status: int, warnings: list[str]
     ) -> web.Response:
         if self._wants_table(request) and obj.get("kind") == rt.kind:
-            table = optional.tables.to_table(rt, [obj], request.query.get("includeObject", "Metadata"))
+            table = tables.to_table(rt, [obj], request.query.get("includeObject", "Metadata"))
             return _json(table, status, warnings)
         if "application/yaml" in request.headers.get("Accept", "") and "json" not in request.headers.get(
             "Accept", ""
@@ -475,7 +475,7 @@ class SimApp:
 
     def _render_list(self, request: web.Request, rt: ResourceType, result: dict[str, Any]) -> web.Response:
         if self._wants_table(request):
-            table = optional.tables.to_table(
+            table = tables.to_table(
                 rt, result["items"], request.query.get("includeObject", "Metadata"), result["metadata"]
             )
             return _json(table)
@@ -516,7 +516,7 @@ class SimApp:
                         payload = (
                             converted
                             if kind == "BOOKMARK"
-                            else optional.tables.to_table(rt, [converted], include)
+                            else tables.to_table(rt, [converted], include)
                         )
                         chunks.append(
                             json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conveyor.sim.errors import StatusError
-from conveyor.sim.patch import server_side_apply, track_update
+from conveyor.sim.patching import server_side_apply, track_update
 
 
 def deployment(replicas: int = 2, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -144,3 +144,34 @@ def test_several_conflicts_are_listed_per_manager() -> None:
                           "apps", "Deployment")
     assert e.value.message == ('Apply failed with 2 conflicts: conflicts with "helm" using apps/v1:\n'
                                "- .metadata.labels.app\n- .spec.replicas")
+
+
+def service(ports: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": ports}}
+
+
+def test_reapply_matches_a_port_whose_defaulted_protocol_was_left_out() -> None:
+    """The live object has `protocol: TCP` (defaulted at create); an apply that leaves the key out
+    names the same list element, as kube defaults list-map keys before merging."""
+    live = server_side_apply(None, service([{"port": 80, "targetPort": 8080}]), "helm", True, "", "Service")
+    live["spec"]["ports"][0]["protocol"] = "TCP"
+    result = server_side_apply(live, service([{"port": 80, "targetPort": 8080}]), "helm", True, "", "Service")
+    assert result["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]
+
+
+def test_apply_distinguishes_ports_by_explicit_protocol() -> None:
+    live = server_side_apply(None, service([{"port": 53, "protocol": "UDP"}]), "helm", True, "", "Service")
+    result = server_side_apply(live, service([{"port": 53, "protocol": "UDP"}, {"port": 53}]), "helm", True,
+                               "", "Service")
+    assert [p.get("protocol") for p in result["spec"]["ports"]] == ["UDP", "TCP"]
+
+
+def test_reapply_matches_a_container_port_whose_protocol_was_left_out() -> None:
+    body = deployment()
+    body["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    live = server_side_apply(None, body, "kubectl", False, "apps", "Deployment")
+    live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = "TCP"
+    result = server_side_apply(live, copy.deepcopy(body), "kubectl", False, "apps", "Deployment")
+    assert result["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 80, "protocol": "TCP"}]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conveyor.sim.errors import StatusError
-from conveyor.sim.patch import json_patch, merge_patch, strategic_merge_patch
+from conveyor.sim.patching import json_patch, merge_patch, strategic_merge_patch
 
 
 def deployment() -> dict[str, Any]:

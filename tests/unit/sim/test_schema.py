@@ -504,6 +504,22 @@ def test_crd_printer_column_needs_json_path() -> None:
     assert crd_messages(body) == ["spec.versions[0].additionalPrinterColumns[0].jsonPath: Required value"]
 
 
+def test_crd_printer_column_accepts_a_filter_json_path() -> None:
+    body = crd()
+    column = body["spec"]["versions"][0]["additionalPrinterColumns"][0]
+    column["jsonPath"] = '.status.conditions[?(@.type=="Ready")].status'
+    assert crd_messages(body) == []
+
+
+def test_crd_printer_column_json_path_starts_with_a_dot() -> None:
+    body = crd()
+    body["spec"]["versions"][0]["additionalPrinterColumns"][0]["jsonPath"] = "spec.replicas"
+    assert crd_messages(body) == [
+        'spec.versions[0].additionalPrinterColumns[0].jsonPath: Invalid value: "spec.replicas": '
+        "must be a simple json path starting with ."
+    ]
+
+
 def test_crd_version_needs_a_schema() -> None:
     body = crd()
     del body["spec"]["versions"][0]["schema"]

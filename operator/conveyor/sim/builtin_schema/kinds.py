@@ -31,8 +31,11 @@ _IANA_MESSAGE = "must contain only alpha-numeric characters (a-z, 0-9), and hyph
 
 
 class ResourceTypeLike(Protocol):
-    group: str
-    kind: str
+    @property
+    def group(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 def _int(value: Any) -> TypeGuard[int]:

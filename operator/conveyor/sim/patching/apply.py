@@ -96,6 +96,23 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
+def _default_map_keys(value: Any, node: Node) -> None:
+    """Fill in, in place, the defaulted key fields of associative-list elements (`protocol: TCP`
+    of ports), as kube does to an apply configuration before matching its elements to live ones."""
+    if isinstance(value, dict) and node.structure != "atomic":
+        for key, child in value.items():
+            _default_map_keys(child, node.child(key))
+    elif isinstance(value, list) and node.structure == "map" and node.map_keys:
+        defaults = node.map_key_defaults
+        for item in value:
+            if isinstance(item, dict):
+                for key, default in defaults.items():
+                    if item.get(key) is None:
+                        item[key] = default
+                for key, child in item.items():
+                    _default_map_keys(child, node.child(key))
+
+
 def _merge(live: Any, applied: Any, node: Node) -> Any:
     if isinstance(live, dict) and isinstance(applied, dict) and node.structure != "atomic":
         merged = dict(live)
@@ -134,7 +151,8 @@ def server_side_apply(live: dict[str, Any] | None, applied: dict[str, Any], mana
                       group: str, kind: str, subresource: str | None = None) -> dict[str, Any]:
     """The object after `manager` applies `applied` (a new object; `live` is not modified)."""
     root = kind_schema(group, kind)
-    applied = _drop_nulls(applied)
+    applied = _drop_nulls(applied)  # a new object: defaulting below does not touch the caller's
+    _default_map_keys(applied, root)
     obj = copy.deepcopy(live) if live is not None else {}
     owners = _owners(live)
     me = (manager, "Apply", subresource)

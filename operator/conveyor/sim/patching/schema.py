@@ -26,11 +26,22 @@ class Node:
         return self.children.get(name) or self.children.get("*") or UNTAGGED
 
     @property
+    def map_key_defaults(self) -> dict[str, str]:
+        """Defaults of this associative list's key fields (see LIST_MAP_KEY_DEFAULTS)."""
+        return {k: LIST_MAP_KEY_DEFAULTS[k] for k in self.map_keys if k in LIST_MAP_KEY_DEFAULTS}
+
+    @property
     def merges_list(self) -> bool:
         return "merge" in self.strategy.split(",")
 
 
 UNTAGGED = Node()
+
+# Keys of associative lists that kube's OpenAPI gives a default (ContainerPort.protocol and
+# ServicePort.protocol, both "TCP"). An element whose key field is left out is the element with the
+# default there: the stored object always has it (defaulted at create), so an apply that omits it
+# must still name the same element rather than add a second one.
+LIST_MAP_KEY_DEFAULTS: dict[str, str] = {"protocol": "TCP"}
 
 
 def _insert(root: Node, path: str, value: Tag | str) -> None:

@@ -170,7 +170,9 @@ def _columns(version: dict[str, Any], path: str, causes: Causes) -> None:
         json_path = col.get("jsonPath")
         if not json_path:
             causes.append(fe.required(fe.child(cpath, "jsonPath")))
-        elif not _SIMPLE_JSON_PATH.fullmatch(json_path):
+        elif not json_path.startswith("."):
+            # Only the leading '.' is checked, as apiextensions does: filters such as
+            # `.status.conditions[?(@.type=="Ready")].status` are common and valid.
             causes.append(fe.invalid(fe.child(cpath, "jsonPath"), json_path,
                                      "must be a simple json path starting with ."))
         if col.get("priority") is not None and (not isinstance(col["priority"], int) or col["priority"] < 0):
