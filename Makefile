@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-unit test-sim test-integration lint dev crds manifests bench clean
+.PHONY: setup tools test test-unit test-sim test-integration lint dev crds manifests docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { \
@@ -48,6 +48,14 @@ dev: setup
 
 crds: setup
 	$(BIN)/conveyor crds --output-dir crds
+	$(BIN)/python scripts/render_manifests.py
+	$(BIN)/python scripts/gen_crd_reference.py
+
+manifests: setup
+	$(BIN)/python scripts/render_manifests.py
+
+docs: setup
+	$(BIN)/python scripts/gen_crd_reference.py
 
 bench: setup
 	$(BIN)/python benchmarks/sim.py

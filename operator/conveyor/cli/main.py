@@ -15,10 +15,14 @@ def main() -> None:
 
 def _register() -> None:
     from conveyor.cli.crds import crds
+    from conveyor.cli.operator import operator
     from conveyor.cli.sim import sim
+    from conveyor.cli.worker import worker
 
     main.add_command(crds)
+    main.add_command(operator)
     main.add_command(sim)
+    main.add_command(worker)
 
 
 _register()

@@ -1,0 +1,922 @@
+"""The admission loop: one asyncio task on the leader, level-based, that carries out admission.
+
+Watch events (from kopf, on every replica) only record the newest copy of each object and mark it
+dirty; the loop, on the leader, compares what an object says with what the policy holds and acts on
+the difference. So a missed, repeated or reordered event costs nothing but a look, and a restart
+only has to rebuild the policy from what the API says (`resync`).
+
+What must hold:
+- the Lease protocol (`conveyor.locks`) is followed for every start: leases first, then `pending`;
+- every status write is a CAS on the version the decision was made on; when a CAS on an Execution
+  or a Lease is lost, the policy may be wrong about the world (another admitter, a user's edit), so
+  the loop drops the rest of the batch and resyncs: decisions not carried out changed nothing on
+  the API, and the rebuilt policy decides them again from the truth, at once;
+- leases are released on every terminal path (final status, deletion, kill, worker lost), before
+  the finalizer goes and before the policy hands the slot to the next execution;
+- writes per execution are few and counted: admission = lease + status + metadata (labels,
+  finalizer) + Event; the end = lease + finalizer (+ Event when the operator ends it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conveyor.admission.policy import (
+    AdmissionPolicy,
+    Cancel,
+    Decision,
+    DeploymentKey,
+    ExecKey,
+    Invalid,
+    Phase,
+    Queue,
+    Reject,
+    Schedule,
+    Slot,
+    Start,
+)
+from conveyor.api.config import InvalidConfig, OperatorConfig, parse_operator_config
+from conveyor.api.models import (
+    FINAL_PHASES,
+    RUNNING_PHASES,
+    WAITING_PHASES,
+    ConditionReason,
+    Deployment,
+    ExecutionPhase,
+)
+from conveyor.api.names import (
+    CONFIG_MAP_NAME,
+    DEPLOYMENT,
+    EXECUTION,
+    FINALIZER,
+    LABEL_DEPLOYMENT,
+    SYSTEM_WORKER_JOB_NAME,
+    label_value,
+    worker_job_name,
+)
+from conveyor.controller.events import build_event
+from conveyor.controller.kube_api import KubeApi
+from conveyor.controller.metrics import OperatorMetrics
+from conveyor.controller.requests import (
+    created_at,
+    exec_key,
+    invalid_reason,
+    phase_of,
+    policy_phase,
+    to_request,
+)
+from conveyor.controller.status import (
+    Transition,
+    deployment_status_patch,
+    execution_metadata_patch,
+    execution_status_patch,
+)
+from conveyor.controller.worker_job import build_system_worker_job, build_worker_job
+from conveyor.locks.api import ApiError, Conflict, NotFound
+from conveyor.locks.holders import LeaseHolders, parse_time
+from conveyor.locks.leases import Busy, LeaseLocks, LeaseRef
+
+logger = logging.getLogger(__name__)
+
+WORKER_LOST_MESSAGE = "worker lost: the execution's lease was not renewed within {seconds}s"
+DEPLOYMENT_STATUS_MIN_INTERVAL = 1.0
+"""A Deployment's status is rewritten at most once a second: counts change with every execution, and
+one write per burst is enough for humans and `kubectl get cvd`."""
+
+
+class Resync(Exception):
+    """The policy may disagree with the API: drop the batch and rebuild from the API."""
+
+
+@dataclass
+class LoopSettings:
+    operator_namespace: str
+    namespaces: list[str] | None
+    """Watched namespaces; None: all."""
+    identity: str = "conveyor-operator"
+    worker_image: str = "conveyor:latest"
+    create_worker_jobs: bool = True
+    lease_check_interval: float = 5.0
+    config_reload_interval: float = 5.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rv(obj: dict[str, Any] | None) -> int | None:
+    """resourceVersion as a number when it is one (kube-apiserver's and the sim's are). Used only to
+    keep the newest copy when a watch event arrives after the loop's own write; when versions are
+    not numbers every copy is taken and a stale one costs a lost CAS and a resync, never a mistake."""
+    if obj is None:
+        return None
+    raw = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def _newer(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    a, b = _rv(old), _rv(new)
+    return a is None or b is None or b >= a
+
+
+def _deleting(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _finalizers(obj: dict[str, Any]) -> list[str]:
+    return list((obj.get("metadata") or {}).get("finalizers") or [])
+
+
+class AdmissionLoop:
+    """The leader's admission task, and the cache every replica keeps from watch events."""
+
+    def __init__(
+        self, api: KubeApi, locks: LeaseLocks, settings: LoopSettings, metrics: OperatorMetrics
+    ) -> None:
+        self.api = api
+        self.locks = locks
+        self.settings = settings
+        self.metrics = metrics
+        self.executions: dict[ExecKey, dict[str, Any]] = {}
+        self.deployments: dict[DeploymentKey, dict[str, Any]] = {}
+        self.policy = AdmissionPolicy()
+        self.config = OperatorConfig()
+        self._first_seen: dict[ExecKey, datetime] = {}
+        self._dirty: dict[ExecKey, None] = {}
+        self._dirty_deployments: dict[DeploymentKey, None] = {}
+        self._deployment_written: dict[DeploymentKey, tuple[float, dict[str, Any]]] = {}
+        self._started_seen: set[ExecKey] = set()
+        self._deleted: dict[ExecKey, dict[str, Any]] = {}
+        """The last copy of executions deleted since their last reconcile: which lease to release."""
+        self._seen_pending: set[ExecKey] = set()
+        """Executions this process saw pending: their start is announced once, with an Event, when
+        a worker moves them on (never again after a restart, when the start was before it)."""
+        self._wake = asyncio.Event()
+        self._resync_needed = True
+        self.running = False
+        self.resyncs = 0
+
+    # ----- feeding: every replica ---------------------------------------------------------------
+
+    def observe_execution(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        key = exec_key(obj)
+        if event_type == "DELETED":
+            self.executions.pop(key, None)
+            self._deleted[key] = obj
+        else:
+            if not _newer(self.executions.get(key), obj):
+                return
+            self.executions[key] = obj
+            if event_type is not None:  # a change as it happens; an initial listing comes in name order
+                self._first_seen.setdefault(key, _now())
+            self._observe_start(key, obj)
+        self._dirty[key] = None
+        deployment = (obj.get("spec") or {}).get("deployment")
+        if deployment:
+            self._dirty_deployments[DeploymentKey(key.namespace, deployment)] = None
+        self._wake.set()
+
+    def observe_deployment(self, event_type: str | None, obj: dict[str, Any]) -> None:
+        metadata = obj["metadata"]
+        key = DeploymentKey(metadata["namespace"], metadata["name"])
+        if event_type == "DELETED":
+            self.deployments.pop(key, None)
+            self._deployment_written.pop(key, None)
+        elif _newer(self.deployments.get(key), obj):
+            self.deployments[key] = obj
+            self._dirty_deployments[key] = None
+        self._wake.set()
+
+    def _observe_start(self, key: ExecKey, obj: dict[str, Any]) -> None:
+        status = obj.get("status") or {}
+        if key in self._started_seen or not status.get("startedAt"):
+            return
+        self._started_seen.add(key)
+        began, started = parse_time(status.get("createdAt")), parse_time(status.get("startedAt"))
+        if began is not None and started is not None:
+            self.metrics.start_latency.observe(max(0.0, (started - began).total_seconds()))
+
+    def phase_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for obj in self.executions.values():
+            phase = phase_of(obj)
+            name = phase.value if phase is not None else "new"
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    # ----- the loop: leader only ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Admit until cancelled (leadership lost or shutdown)."""
+        self.running = True
+        self._resync_needed = True
+        next_lease_check = next_config = 0.0
+        clock = asyncio.get_running_loop().time
+        try:
+            while True:
+                try:
+                    if clock() >= next_config:
+                        await self._reload_config()
+                        next_config = clock() + self.settings.config_reload_interval
+                    if self._resync_needed:
+                        await self.resync()
+                    await self._carry_out(self.policy.advance(_now()))
+                    while self._dirty:
+                        key = next(iter(self._dirty))
+                        del self._dirty[key]
+                        await self._reconcile(key)
+                    if clock() >= next_lease_check:
+                        await self._check_worker_leases()
+                        next_lease_check = clock() + self.settings.lease_check_interval
+                    await self._write_deployment_statuses()
+                except Resync as why:
+                    logger.info("resync: %s", why)
+                    self._resync_needed = True
+                    continue
+                except ApiError as error:
+                    logger.warning("API error in admission, resyncing: %s", error)
+                    self._resync_needed = True
+                    await asyncio.sleep(0.5)
+                    continue
+                except Exception:  # a dead loop on a live leader would admit nothing, silently
+                    logger.exception("unexpected error in admission, resyncing")
+                    self._resync_needed = True
+                    await asyncio.sleep(1.0)
+                    continue
+                await self._sleep_until_needed(min(next_lease_check, next_config))
+        finally:
+            self.running = False
+
+    async def _sleep_until_needed(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = max(0.0, deadline - loop.time())
+        wakeup = self.policy.next_wakeup()
+        if wakeup is not None:
+            timeout = min(timeout, max(0.0, (wakeup - _now()).total_seconds()) + 0.001)
+        if self._dirty_deployments:
+            timeout = min(timeout, DEPLOYMENT_STATUS_MIN_INTERVAL)
+        # asyncio.wait, not wait_for: on 3.11 wait_for swallows a cancellation that arrives as the
+        # event fires, and the loop would outlive its leadership.
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait([waiter], timeout=timeout)
+        finally:
+            waiter.cancel()
+        self._wake.clear()
+
+    async def _reload_config(self) -> None:
+        config_map = await self.api.get_config_map(self.settings.operator_namespace, CONFIG_MAP_NAME)
+        try:
+            config = parse_operator_config((config_map or {}).get("data"))
+        except InvalidConfig as error:
+            logger.error("keeping the last good configuration: %s", error)
+            return
+        if config != self.config:
+            self.config = config
+            await self._carry_out(self.policy.set_max_running(config.max_running_executions))
+
+    # ----- rebuild from the API -----------------------------------------------------------------
+
+    async def _list_executions(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for namespace in [None] if self.settings.namespaces is None else self.settings.namespaces:
+            found.extend(await self.api.list_executions(namespace))
+        return found
+
+    async def resync(self) -> None:
+        """Rebuild the policy from statuses and leases, not from memory, and repair what a crash or a
+        lost race left half-done: leases held by final or deleted executions are released; a lease
+        held by an execution with no admitted status is completed (the admission it began is
+        finished, under the same start order), or released when the start order now forbids it."""
+        self.resyncs += 1
+        self._resync_needed = False
+        listed = await self._list_executions()
+        fresh: dict[ExecKey, dict[str, Any]] = {}
+        for obj in listed:
+            key = exec_key(obj)
+            cached = self.executions.get(key)
+            fresh[key] = obj if cached is None or _newer(cached, obj) else cached
+        self.executions = fresh
+        await self._repair_leases()
+        records: list[tuple[Any, Phase | None]] = []
+        undecided: list[ExecKey] = []
+        for key, obj in self.executions.items():
+            phase = phase_of(obj)
+            if phase is ExecutionPhase.PENDING:
+                self._seen_pending.add(key)
+            if phase is None:
+                undecided.append(key)
+            elif phase not in FINAL_PHASES:
+                records.append((self._request(key, obj), policy_phase(phase)))
+            elif FINALIZER in _finalizers(obj):
+                self._dirty[key] = None
+        self.policy, decisions = AdmissionPolicy.from_records(
+            records, self.config.max_running_executions, _now()
+        )
+        # Undecided requests get their place in creation order: a list comes in name order, and
+        # creationTimestamp has seconds, so the creation version breaks ties (they were never
+        # written, so it is their creation's). Re-inserted: the dirty set is worked in order.
+        undecided.sort(key=self._creation_order)
+        base = _now()
+        for index, key in enumerate(undecided):
+            self._first_seen[key] = base + timedelta(microseconds=index)
+            self._dirty.pop(key, None)
+            self._dirty[key] = None
+        await self._carry_out(decisions)
+        for obj in self.executions.values():
+            if _deleting(obj) or (obj.get("spec") or {}).get("cancel"):
+                self._dirty[exec_key(obj)] = None
+
+    def _creation_order(self, key: ExecKey) -> tuple[str, int, str]:
+        obj = self.executions[key]
+        metadata = obj["metadata"]
+        return (metadata.get("creationTimestamp") or "", _rv(obj) or 0, key.name)
+
+    async def _repair_leases(self) -> None:
+        system = LeaseRef.system(self.settings.operator_namespace)
+        leases: dict[LeaseRef, LeaseHolders] = dict(
+            await self.locks.held_deployment_leases(self.settings.namespaces)
+        )
+        system_state = await self.locks.read(system)
+        if system_state.held:
+            leases[system] = system_state
+        holding: set[ExecKey] = set()
+        for ref, state in leases.items():
+            for holder in state.holders:
+                key = ExecKey(ref.namespace, holder)
+                obj = self.executions.get(key)
+                phase = None if obj is None else phase_of(obj)
+                if obj is None or phase in FINAL_PHASES:
+                    await self.locks.release(ref, holder)
+                elif phase in RUNNING_PHASES:
+                    holding.add(key)
+                else:
+                    await self._complete_admission(ref, system, key, obj)
+                    holding.add(key)
+        for key, obj in self.executions.items():
+            phase = phase_of(obj)
+            if phase in RUNNING_PHASES and key not in holding:
+                # A running execution whose lease is gone (deleted by hand): hold it again, so S1/S2
+                # keep seeing it. Joining, not exclusive: it runs whatever the lease says.
+                await self.locks.acquire(self._lease_of(key, obj), key.name, exclusive=False)
+
+    async def _complete_admission(
+        self, ref: LeaseRef, system: LeaseRef, key: ExecKey, obj: dict[str, Any]
+    ) -> None:
+        """An admitter acquired `ref` for `key` and stopped before `pending`: check the start order
+        again (the other lock must be free), then finish the admission, or release."""
+        if ref == system:
+            blocked = bool(await self.locks.held_deployment_leases(self.settings.namespaces))
+        else:
+            barrier = await self.locks.read(system)
+            blocked = barrier.held and not barrier.holds(key.name)
+        if blocked:
+            await self.locks.release(ref, key.name)
+            return
+        spec = obj.get("spec") or {}
+        await self._write_status(
+            obj,
+            Transition(
+                ExecutionPhase.PENDING, ConditionReason.ADMITTED, "Admitted (completed after a restart)"
+            ),
+            system_wide=not spec.get("deployment"),
+        )
+        await self._admitted_metadata(key)
+
+    # ----- reconciling one execution ------------------------------------------------------------
+
+    def _request(self, key: ExecKey, obj: dict[str, Any]) -> Any:
+        return to_request(obj, created_at(obj, self._first_seen.get(key) or _now()))
+
+    def _lease_of(self, key: ExecKey, obj: dict[str, Any]) -> LeaseRef:
+        deployment = (obj.get("spec") or {}).get("deployment")
+        if deployment:
+            return LeaseRef.of_deployment(key.namespace, deployment)
+        return LeaseRef.system(self.settings.operator_namespace)
+
+    async def _reconcile(self, key: ExecKey) -> None:
+        obj = self.executions.get(key)
+        slot = self.policy.slot_of(key)
+        gone = self._deleted.pop(key, None)
+        if obj is None:
+            self._first_seen.pop(key, None)
+            self._started_seen.discard(key)
+            self._seen_pending.discard(key)
+            if gone is not None and (slot is Slot.RUNNING or phase_of(gone) in RUNNING_PHASES):
+                # Deleted while running without passing the finalizer (it was never added, or was
+                # removed by hand): the lease must not outlive it.
+                await self.locks.release(self._lease_of(key, gone), key.name)
+            if slot is not None:
+                await self._carry_out(self.policy.ended(key))
+            return
+        phase = phase_of(obj)
+        spec = obj.get("spec") or {}
+        if phase is None:
+            if slot is None and not _deleting(obj):
+                await self._admit(key, obj)
+            return
+        if phase in FINAL_PHASES:
+            if slot is not None or FINALIZER in _finalizers(obj):
+                await self._end(key, obj, announce=slot is Slot.RUNNING)
+            return
+        if phase in RUNNING_PHASES:
+            if slot is not Slot.RUNNING:
+                await self._carry_out(self.policy.restore(self._request(key, obj), Phase(phase.value)))
+            if phase is ExecutionPhase.PENDING:
+                self._seen_pending.add(key)
+            elif key in self._seen_pending:
+                self._seen_pending.discard(key)
+                worker = (obj.get("status") or {}).get("worker") or "a worker"
+                await self._event(obj, ConditionReason.STARTED.value, f"Started by {worker}")
+            cancel = spec.get("cancel")
+            if _deleting(obj) or cancel == "kill":
+                await self._kill(key, obj)
+            elif cancel:
+                await self._cancel_running(key, obj, phase, cancel)
+            return
+        if phase in WAITING_PHASES:
+            if slot not in (Slot.QUEUED, Slot.SCHEDULED):
+                await self._carry_out(self.policy.restore(self._request(key, obj), Phase(phase.value)))
+            if _deleting(obj) or spec.get("cancel"):
+                await self._carry_out(self.policy.cancel(key))
+
+    async def _deployment_of(self, key: ExecKey, name: str) -> dict[str, Any] | None:
+        dkey = DeploymentKey(key.namespace, name)
+        cached = self.deployments.get(dkey)
+        if cached is not None:
+            return cached
+        fetched = await self.api.get_deployment(key.namespace, name)
+        if fetched is not None:
+            self.deployments[dkey] = fetched
+        return fetched
+
+    async def _admit(self, key: ExecKey, obj: dict[str, Any]) -> None:
+        deployment_name = (obj.get("spec") or {}).get("deployment")
+        deployment = await self._deployment_of(key, deployment_name) if deployment_name else None
+        if deployment is not None and _deleting(deployment):
+            deployment = None
+        why = invalid_reason(obj, deployment, self.settings.operator_namespace, self.config)
+        if why is not None:
+            await self._carry_out([Invalid(key, why)])
+            return
+        await self._carry_out(self.policy.submit(self._request(key, obj), _now()))
+
+    # ----- carrying out decisions ---------------------------------------------------------------
+
+    async def _carry_out(self, decisions: Iterable[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, Start):
+                await self._start(decision)
+                outcome = "admitted"
+            elif isinstance(decision, Queue):
+                await self._decide(
+                    decision.key,
+                    Transition(
+                        ExecutionPhase.QUEUED,
+                        ConditionReason.QUEUED,
+                        f"Queued: waiting for {decision.waiting_for}",
+                    ),
+                    waiting_for=decision.waiting_for,
+                )
+                outcome = "queued"
+            elif isinstance(decision, Schedule):
+                message = f"Scheduled for {decision.at.isoformat()}"
+                await self._decide(
+                    decision.key, Transition(ExecutionPhase.SCHEDULED, ConditionReason.SCHEDULED, message)
+                )
+                outcome = "scheduled"
+            elif isinstance(decision, Reject):
+                transition = Transition(
+                    ExecutionPhase.FAILED, ConditionReason.REJECTED, decision.message, "Warning"
+                )
+                await self._decide(decision.key, transition)
+                outcome = "rejected"
+            elif isinstance(decision, Invalid):
+                transition = Transition(
+                    ExecutionPhase.FAILED, ConditionReason.INVALID, decision.message, "Warning"
+                )
+                await self._decide(decision.key, transition)
+                outcome = "invalid"
+            else:
+                assert isinstance(decision, Cancel)
+                await self._decide(
+                    decision.key, Transition(ExecutionPhase.CANCELLED, ConditionReason.CANCELLED, "Cancelled")
+                )
+                outcome = "cancelled"
+            self.metrics.decisions.labels(outcome).inc()
+
+    async def _fresh(self, key: ExecKey) -> dict[str, Any] | None:
+        obj = await self.api.get_execution(key.namespace, key.name)
+        if obj is None:
+            self.executions.pop(key, None)
+        else:
+            self.executions[key] = obj
+        return obj
+
+    def _record(self, obj: dict[str, Any]) -> dict[str, Any]:
+        key = exec_key(obj)
+        if _newer(self.executions.get(key), obj):
+            self.executions[key] = obj
+        return obj
+
+    async def _write_status(
+        self,
+        obj: dict[str, Any],
+        transition: Transition,
+        *,
+        waiting_for: str | None = None,
+        system_wide: bool | None = None,
+    ) -> dict[str, Any]:
+        """Write one transition (CAS) and its Event. Raises Conflict when the object moved."""
+        key = exec_key(obj)
+        patch = execution_status_patch(
+            obj,
+            transition,
+            _now(),
+            created_at=created_at(obj, self._first_seen.get(key) or _now()),
+            system_wide=system_wide
+            if system_wide is not None
+            else not (obj.get("spec") or {}).get("deployment"),
+            waiting_for=waiting_for,
+        )
+        written = self._record(
+            await self.api.patch_custom(
+                EXECUTION.plural, key.namespace, key.name, patch, status=True, count_as="status"
+            )
+        )
+        await self._event(written, transition.reason.value, transition.message, transition.event_type)
+        return written
+
+    async def _event(
+        self, obj: dict[str, Any], reason: str, message: str, event_type: str = "Normal"
+    ) -> None:
+        event = build_event(
+            obj, reason, message, _now(), event_type=event_type, reporting_instance=self.settings.identity
+        )
+        try:
+            await self.api.create_event(obj["metadata"]["namespace"], event)
+        except ApiError as error:  # an Event is a report, never a reason to undo a decision
+            logger.warning("could not post Event %s on %s: %s", reason, obj["metadata"].get("name"), error)
+
+    async def _label(self, obj: dict[str, Any]) -> None:
+        deployment = (obj.get("spec") or {}).get("deployment")
+        if not deployment:
+            return
+        value = label_value(deployment)
+        if ((obj.get("metadata") or {}).get("labels") or {}).get(LABEL_DEPLOYMENT) == value:
+            return
+        key = exec_key(obj)
+        patch = {"metadata": {"labels": {LABEL_DEPLOYMENT: value}}}
+        with contextlib.suppress(NotFound):
+            self._record(
+                await self.api.patch_custom(
+                    EXECUTION.plural, key.namespace, key.name, patch, status=False, count_as="metadata"
+                )
+            )
+
+    async def _decide(self, key: ExecKey, transition: Transition, *, waiting_for: str | None = None) -> None:
+        """A decision on an execution that has no admitted status yet (or a waiting one)."""
+        obj = self.executions.get(key) or await self._fresh(key)
+        if obj is None:
+            return
+        try:
+            written = await self._write_status(obj, transition, waiting_for=waiting_for)
+        except NotFound:
+            return
+        except Conflict:
+            raise Resync(f"{key} changed while {transition.phase.value} was decided") from None
+        await self._label(written)
+
+    async def _start(self, decision: Start) -> None:
+        key = decision.key
+        obj = self.executions.get(key) or await self._fresh(key)
+        if obj is None:
+            await self._carry_out(self.policy.ended(key))
+            return
+        system = LeaseRef.system(self.settings.operator_namespace)
+        if decision.deployment is None:
+            ref = system
+            result = await self.locks.acquire_for_system(system, key.name, self.settings.namespaces)
+        else:
+            ref = LeaseRef.of_deployment(key.namespace, decision.deployment.name)
+            result = await self.locks.acquire_for_deployment(ref, system, key.name, forced=decision.forced)
+        if isinstance(result, Busy):
+            raise Resync(f"{key} could not start: {result.lease.name} held by {list(result.holders)}")
+        transition = Transition(
+            ExecutionPhase.PENDING, ConditionReason.ADMITTED, "Admitted: waiting for a worker"
+        )
+        try:
+            await self._write_status(obj, transition)
+        except (Conflict, NotFound):
+            fresh = await self._fresh(key)
+            if fresh is None or phase_of(fresh) not in RUNNING_PHASES:
+                await self.locks.release(ref, key.name)
+            raise Resync(f"{key} changed while it was admitted") from None
+        self._seen_pending.add(key)
+        first = self._first_seen.get(key)
+        if first is not None:
+            self.metrics.admission_latency.observe((_now() - first).total_seconds())
+        await self._admitted_metadata(key)
+        if self.settings.create_worker_jobs:
+            await self._ensure_worker(key, decision.deployment)
+
+    async def _admitted_metadata(self, key: ExecKey) -> None:
+        """Label and finalizer of a running execution: a CAS on the finalizer list, retried on
+        conflict (the status is decided already; only the list must not lose an entry)."""
+        while True:
+            obj = self.executions.get(key) or await self._fresh(key)
+            if obj is None:
+                return
+            metadata = obj.get("metadata") or {}
+            finalizers = _finalizers(obj)
+            deployment = (obj.get("spec") or {}).get("deployment")
+            labels = {LABEL_DEPLOYMENT: label_value(deployment)} if deployment else {}
+            has_labels = all((metadata.get("labels") or {}).get(k) == v for k, v in labels.items())
+            if FINALIZER in finalizers and has_labels:
+                return
+            if FINALIZER not in finalizers:
+                finalizers.append(FINALIZER)
+            patch = execution_metadata_patch(obj, labels=labels or None, finalizers=finalizers)
+            try:
+                self._record(
+                    await self.api.patch_custom(
+                        EXECUTION.plural, key.namespace, key.name, patch, status=False, count_as="metadata"
+                    )
+                )
+                return
+            except NotFound:
+                return
+            except Conflict:
+                await self._fresh(key)
+
+    async def _ensure_worker(self, key: ExecKey, deployment: DeploymentKey | None) -> None:
+        if deployment is None:
+            namespace, name = self.settings.operator_namespace, SYSTEM_WORKER_JOB_NAME
+            job = build_system_worker_job(
+                namespace, image=self.config.worker_image or self.settings.worker_image
+            )
+        else:
+            obj = await self._deployment_of(key, deployment.name)
+            if obj is None:
+                return
+            namespace, name = deployment.namespace, worker_job_name(deployment.name)
+            job = build_worker_job(
+                Deployment.model_validate(obj),
+                default_image=self.config.worker_image or self.settings.worker_image,
+                operator_namespace=self.settings.operator_namespace,
+            )
+        try:
+            existing = await self.api.get_job(namespace, name)
+            if existing is not None:
+                conditions = (existing.get("status") or {}).get("conditions") or []
+                if not any(
+                    c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
+                ):
+                    return
+                await self.api.delete_job(namespace, name)
+            await self.api.create_job(namespace, job)
+        except ApiError as error:  # the worker is recreated at the next admission; report, go on
+            logger.warning("worker Job %s/%s: %s", namespace, name, error)
+
+    # ----- the end of an execution --------------------------------------------------------------
+
+    async def _end(self, key: ExecKey, obj: dict[str, Any], *, announce: bool) -> None:
+        """Release the lease, then the finalizer, then hand the slot on (policy.ended)."""
+        await self.locks.release(self._lease_of(key, obj), key.name)
+        if announce:
+            phase = phase_of(obj)
+            status = obj.get("status") or {}
+            if key in self._seen_pending and status.get("startedAt"):  # it started and ended unseen
+                await self._event(
+                    obj, ConditionReason.STARTED.value, f"Started by {status.get('worker') or 'a worker'}"
+                )
+            reason = {
+                ExecutionPhase.TERMINATED: "Succeeded",
+                ExecutionPhase.CANCELLED: "Cancelled",
+            }.get(phase or ExecutionPhase.FAILED, "Failed")
+            message = status.get("error") or f"Execution {phase.value if phase else 'ended'}"
+            await self._event(obj, reason, message, "Normal" if reason != "Failed" else "Warning")
+        await self._drop_finalizer(key)
+        self._started_seen.discard(key)
+        self._seen_pending.discard(key)
+        await self._carry_out(self.policy.ended(key))
+
+    async def _drop_finalizer(self, key: ExecKey) -> None:
+        while True:
+            obj = self.executions.get(key)
+            if obj is None:
+                return
+            finalizers = _finalizers(obj)
+            if FINALIZER not in finalizers:
+                return
+            finalizers.remove(FINALIZER)
+            try:
+                self._record(
+                    await self.api.patch_custom(
+                        EXECUTION.plural,
+                        key.namespace,
+                        key.name,
+                        execution_metadata_patch(obj, finalizers=finalizers),
+                        status=False,
+                        count_as="metadata",
+                    )
+                )
+                return
+            except NotFound:
+                self.executions.pop(key, None)
+                return
+            except Conflict:
+                await self._fresh(key)
+
+    async def _finish_running(self, key: ExecKey, obj: dict[str, Any], transition: Transition) -> None:
+        """End a running execution from the operator's side (kill, worker lost): CAS the final
+        status, then the end path. A lost CAS means the worker moved it: look again next round."""
+        try:
+            written = await self._write_status(obj, transition)
+        except NotFound:
+            await self.locks.release(self._lease_of(key, obj), key.name)
+            await self._carry_out(self.policy.ended(key))
+            return
+        except Conflict:
+            await self._fresh(key)
+            self._dirty[key] = None
+            return
+        await self._end(key, written, announce=False)
+
+    async def _kill(self, key: ExecKey, obj: dict[str, Any]) -> None:
+        """kill (or deletion of a running execution): delete its worker pod unless another running
+        execution shares it, and end it `cancelled`."""
+        worker = (obj.get("status") or {}).get("worker")
+        if worker:
+            shared = any(
+                other_key != key
+                and (other.get("status") or {}).get("worker") == worker
+                and phase_of(other) in RUNNING_PHASES
+                for other_key, other in self.executions.items()
+            )
+            if not shared:
+                await self.api.delete_pod(key.namespace, worker)
+        why = "Cancelled (kill)" if not _deleting(obj) else "Cancelled: the Execution was deleted"
+        await self._finish_running(
+            key, obj, Transition(ExecutionPhase.CANCELLED, ConditionReason.CANCELLED, why)
+        )
+
+    async def _cancel_running(
+        self, key: ExecKey, obj: dict[str, Any], phase: ExecutionPhase, cancel: str
+    ) -> None:
+        """graceful → cancelling, force → force_cancelling; the worker ends it. A pending execution
+        has not been claimed by a worker: it ends `cancelled` at once (the claim is a CAS too, so
+        the worker and the operator cannot both win)."""
+        if phase is ExecutionPhase.PENDING:
+            await self._finish_running(
+                key,
+                obj,
+                Transition(
+                    ExecutionPhase.CANCELLED, ConditionReason.CANCELLED, "Cancelled before it started"
+                ),
+            )
+            return
+        target = {"graceful": ExecutionPhase.CANCELLING, "force": ExecutionPhase.FORCE_CANCELLING}.get(cancel)
+        allowed = {
+            ExecutionPhase.CANCELLING: {ExecutionPhase.STARTED},
+            ExecutionPhase.FORCE_CANCELLING: {ExecutionPhase.STARTED, ExecutionPhase.CANCELLING},
+        }
+        if target is None or phase not in allowed[target]:
+            return
+        try:
+            await self._write_status(
+                obj, Transition(target, ConditionReason.CANCELLING, f"Cancelling ({cancel})")
+            )
+        except Conflict:
+            await self._fresh(key)
+            self._dirty[key] = None
+        except NotFound:
+            return
+
+    async def _check_worker_leases(self) -> None:
+        """A held lease not renewed within its duration: its worker is gone. Its running holders end
+        `failed` (worker lost) and the lease is released."""
+        now = _now()
+        leases = dict(await self.locks.held_deployment_leases(self.settings.namespaces))
+        system = LeaseRef.system(self.settings.operator_namespace)
+        system_state = await self.locks.read(system)
+        if system_state.held:
+            leases[system] = system_state
+        for ref, state in leases.items():
+            if not state.expired(now):
+                continue
+            for holder in state.holders:
+                key = ExecKey(ref.namespace, holder)
+                obj = self.executions.get(key)
+                if obj is None and await self._fresh(key) is None:
+                    await self.locks.release(ref, holder)  # its execution is gone: nothing to fail
+                    continue
+                if obj is None or phase_of(obj) not in RUNNING_PHASES:
+                    continue
+                message = WORKER_LOST_MESSAGE.format(seconds=state.duration_seconds)
+                transition = Transition(
+                    ExecutionPhase.FAILED, ConditionReason.WORKER_LOST, message, "Warning"
+                )
+                await self._finish_running(key, obj, transition)
+
+    # ----- Deployments --------------------------------------------------------------------------
+
+    async def _write_deployment_statuses(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for key in list(self._dirty_deployments):
+            obj = self.deployments.get(key)
+            if obj is None:
+                del self._dirty_deployments[key]
+                continue
+            last = self._deployment_written.get(key)
+            if last is not None and now - last[0] < DEPLOYMENT_STATUS_MIN_INTERVAL:
+                continue
+            del self._dirty_deployments[key]
+            await self._reconcile_deployment(key, obj, last[1] if last else None)
+
+    async def _reconcile_deployment(
+        self, key: DeploymentKey, obj: dict[str, Any], last: dict[str, Any] | None
+    ) -> None:
+        mine = [
+            (ekey, e)
+            for ekey, e in self.executions.items()
+            if ekey.namespace == key.namespace and (e.get("spec") or {}).get("deployment") == key.name
+        ]
+        running = [(k, e) for k, e in mine if phase_of(e) in RUNNING_PHASES]
+        queued = sum(1 for _, e in mine if phase_of(e) is ExecutionPhase.QUEUED)
+        finalizers = _finalizers(obj)
+        deleting = _deleting(obj)
+        message = None
+        if deleting:
+            for ekey, e in running:
+                if phase_of(e) is not ExecutionPhase.KILL_CANCELLING:
+                    await self._kill(ekey, e)
+            for ekey, e in mine:
+                if phase_of(e) in WAITING_PHASES:
+                    await self._carry_out(self.policy.cancel(ekey))
+            still = [k.name for k, e in mine if phase_of(self.executions.get(k) or e) in RUNNING_PHASES]
+            if not still:
+                if FINALIZER in finalizers:
+                    finalizers.remove(FINALIZER)
+                    with contextlib.suppress(NotFound, Conflict):
+                        await self.api.patch_custom(
+                            DEPLOYMENT.plural,
+                            key.namespace,
+                            key.name,
+                            {
+                                "metadata": {
+                                    "finalizers": finalizers,
+                                    "resourceVersion": obj["metadata"].get("resourceVersion"),
+                                }
+                            },
+                            status=False,
+                            count_as="deployment",
+                        )
+                return
+            message = f"Waiting for running executions to be cancelled: [{', '.join(sorted(still))}]"
+            self._dirty_deployments[key] = None
+        elif FINALIZER not in finalizers:
+            with contextlib.suppress(NotFound, Conflict):
+                await self.api.patch_custom(
+                    DEPLOYMENT.plural,
+                    key.namespace,
+                    key.name,
+                    {
+                        "metadata": {
+                            "finalizers": [*finalizers, FINALIZER],
+                            "resourceVersion": obj["metadata"].get("resourceVersion"),
+                        }
+                    },
+                    status=False,
+                    count_as="deployment",
+                )
+        workflows = list(((obj.get("spec") or {}).get("workflows") or {}).keys())
+        worker = worker_job_name(key.name) if running else None
+        patch = deployment_status_patch(
+            workflows,
+            len(running),
+            queued,
+            worker,
+            obj["metadata"].get("generation"),
+            deleting_message=message,
+        )
+        current = obj.get("status") or {}
+        if all(current.get(k) == v for k, v in patch["status"].items() if v is not None) and last is None:
+            self._deployment_written[key] = (asyncio.get_running_loop().time(), patch)
+            return
+        if last == patch:
+            return
+        with contextlib.suppress(NotFound):
+            await self.api.patch_custom(
+                DEPLOYMENT.plural, key.namespace, key.name, patch, status=True, count_as="deployment"
+            )
+        self._deployment_written[key] = (asyncio.get_running_loop().time(), patch)

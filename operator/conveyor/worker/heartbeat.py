@@ -1,0 +1,52 @@
+"""Renewing the lease of a running execution, so the operator knows its worker is alive.
+
+DESIGN.md, "Locks": a lease not renewed within its duration means the worker is gone, and the
+operator ends its executions `failed` ("worker lost"). So the worker renews each running
+execution's lease (its deployment's, or the system lease) at a third of the lease's duration, which
+survives two missed renewals. Renewals are CAS writes through `conveyor.locks` (a 409 re-reads and
+tries again at once).
+
+When the execution no longer holds its lease, the operator has ended it (kill, worker lost, the
+object deleted); the heartbeat says so once and stops, and the caller stops the workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from conveyor.api.models import ExecutionSpec
+from conveyor.locks.api import ApiError
+from conveyor.locks.leases import DEFAULT_LEASE_DURATION_SECONDS, LeaseLocks, LeaseRef
+
+logger = logging.getLogger(__name__)
+
+MIN_INTERVAL_SECONDS = 0.5
+
+
+def lease_of(spec: ExecutionSpec, namespace: str, operator_namespace: str) -> LeaseRef:
+    if spec.deployment is not None:
+        return LeaseRef.of_deployment(namespace, spec.deployment)
+    return LeaseRef.system(operator_namespace)
+
+
+async def keep_renewed(
+    locks: LeaseLocks, ref: LeaseRef, holder: str, on_lost: Callable[[], None], interval: float | None = None
+) -> None:
+    """Renew until cancelled; call `on_lost()` and return when `holder` no longer holds the lease.
+
+    A failed API call is retried at the next beat: one hiccup must not cost the execution, and a
+    long outage is exactly what the lease duration is there to detect.
+    """
+    while True:
+        try:
+            state = await locks.read(ref)
+            if not state.holds(holder) or not await locks.renew(ref, holder):
+                on_lost()
+                return
+            duration = state.duration_seconds or DEFAULT_LEASE_DURATION_SECONDS
+        except (TimeoutError, ApiError, OSError) as error:
+            logger.warning("renewing lease %s/%s for %s: %s", ref.namespace, ref.name, holder, error)
+            duration = DEFAULT_LEASE_DURATION_SECONDS
+        await asyncio.sleep(max(MIN_INTERVAL_SECONDS, interval if interval is not None else duration / 3))

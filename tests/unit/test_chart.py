@@ -1,0 +1,384 @@
+"""The Helm chart (charts/conveyor): lint-clean, valid Kubernetes 1.35 objects for every supported
+value set, its CRDs identical to the generated ones, and least-privilege RBAC that names exactly the
+calls the operator and the workers make."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from conveyor.api.config import parse_operator_config
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "conveyor"
+KUBERNETES_VERSION = "1.35.0"
+RELEASE, NAMESPACE = "conveyor", "conveyor-system"
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
+
+VALUE_SETS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "watch-namespaces": ("--set", "watchNamespaces={shop,web}", "--set", "workerNamespaces={shop}"),
+    "no-crds": ("--set", "crds.install=false"),
+    "service-monitor": ("--set", "metrics.serviceMonitor.enabled=true"),
+}
+
+# What the operator calls (conveyor/controller, conveyor/locks, kopf's list/watch): resource → verbs.
+OPERATOR_CALLS: dict[tuple[str, str], set[str]] = {
+    ("conveyor.dev", "executions"): {"get", "list", "watch", "patch"},
+    ("conveyor.dev", "deployments"): {"get", "list", "watch", "patch"},
+    ("conveyor.dev", "executions/status"): {"patch"},
+    ("conveyor.dev", "deployments/status"): {"patch"},
+    ("", "events"): {"create"},
+    ("batch", "jobs"): {"get", "create", "delete"},
+    ("", "pods"): {"delete"},
+    ("coordination.k8s.io", "leases"): {"get", "list", "create", "update"},
+}
+# What every worker needs in its namespace, besides the kubernetes plugin's rules.
+WORKER_CALLS: dict[tuple[str, str], set[str]] = {
+    ("conveyor.dev", "executions"): {"get", "list", "watch", "patch"},
+    ("conveyor.dev", "executions/status"): {"get", "patch"},
+    ("conveyor.dev", "deployments"): {"get"},
+    ("", "configmaps"): {"get"},
+    ("coordination.k8s.io", "leases"): {"get", "update"},
+    ("", "events"): {"create"},
+}
+
+
+def _helm(*args: str) -> subprocess.CompletedProcess[str]:
+    helm = REPO / ".tools" / "bin" / "helm"
+    binary = str(helm) if helm.exists() else shutil.which("helm")
+    if binary is None:
+        pytest.skip("helm is not installed (make tools)")
+    base = Path(os.environ.get("TMPDIR", "/tmp")) / "conveyor-helm"
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(base / "cache"),
+        "HELM_CONFIG_HOME": str(base / "config"),
+        "HELM_DATA_HOME": str(base / "data"),
+    }
+    return subprocess.run([binary, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+@functools.cache
+def _render(*args: str) -> tuple[dict[str, Any], ...]:
+    proc = _helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
+    assert proc.returncode == 0, proc.stderr
+    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
+
+
+def _of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def _named(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> list[dict[str, Any]]:
+    return [doc for doc in _of_kind(docs, kind) if doc["metadata"]["name"] == name]
+
+
+def _operator_deployment(docs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    (deployment,) = _of_kind(docs, "Deployment")
+    return deployment
+
+
+def _container(docs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    container: dict[str, Any] = _operator_deployment(docs)["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _grants(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+# ----- lint and schemas ---------------------------------------------------------------------------
+
+
+def test_helm_lint_is_clean_in_strict_mode() -> None:
+    proc = _helm("lint", "--strict", str(CHART))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(value_set: str) -> None:
+    docs = _render(*VALUE_SETS[value_set])
+    checked = 0
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # not a Kubernetes type: the Prometheus Operator's CRD is not in the schemas
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked > 10
+
+
+def test_values_schema_refuses_a_wildcard_plugin_resource() -> None:
+    proc = _helm(
+        "template", RELEASE, str(CHART),
+        "--set", "worker.pluginRules[0].apiGroups={apps}",
+        "--set", "worker.pluginRules[0].resources={*}",
+        "--set", "worker.pluginRules[0].verbs={get}",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "pluginRules" in proc.stderr
+
+
+def test_values_schema_refuses_an_unknown_value() -> None:
+    proc = _helm("template", RELEASE, str(CHART), "--set", "operator.replicaCount=3")
+    assert proc.returncode != 0
+    assert "replicaCount" in proc.stderr
+
+
+# ----- CRDs ---------------------------------------------------------------------------------------
+
+
+def test_chart_copy_of_the_crds_is_identical_to_the_generated_crds() -> None:
+    generated = {path.name: path.read_bytes() for path in (REPO / "crds").glob("*.yaml")}
+    copied = {path.name: path.read_bytes() for path in (CHART / "files" / "crds").glob("*.yaml")}
+    assert copied == generated, "charts/conveyor/files/crds is stale: run `make manifests`"
+
+
+def test_rendered_crds_are_the_generated_crds_plus_annotations() -> None:
+    generated = {
+        doc["metadata"]["name"]: doc
+        for path in (REPO / "crds").glob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    }
+    rendered = {}
+    for crd in _of_kind(_render(), "CustomResourceDefinition"):
+        crd = {**crd, "metadata": {k: v for k, v in crd["metadata"].items() if k != "annotations"}}
+        rendered[crd["metadata"]["name"]] = crd
+    assert rendered == generated
+
+
+def test_crds_are_kept_on_uninstall() -> None:
+    for crd in _of_kind(_render(), "CustomResourceDefinition"):
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_crds_install_false_renders_no_crds() -> None:
+    assert _of_kind(_render(*VALUE_SETS["no-crds"]), "CustomResourceDefinition") == []
+
+
+# ----- operator Deployment ------------------------------------------------------------------------
+
+
+def test_operator_runs_two_replicas_by_default() -> None:
+    assert _operator_deployment(_render())["spec"]["replicas"] == 2
+
+
+def test_operator_runs_conveyor_operator_with_leader_election() -> None:
+    container = _container(_render())
+    assert container["command"] == ["conveyor"]
+    assert container["args"][0] == "operator"
+    assert "--no-leader-election" not in container["args"]
+    assert "--identity=$(POD_NAME)" in container["args"]
+
+
+def test_operator_watches_all_namespaces_by_default() -> None:
+    assert "--all-namespaces" in _container(_render())["args"]
+
+
+def test_operator_watches_listed_namespaces_and_its_own() -> None:
+    args = _container(_render(*VALUE_SETS["watch-namespaces"]))["args"]
+    watched = {arg.split("=", 1)[1] for arg in args if arg.startswith("--namespace=")}
+    assert watched == {"shop", "web", NAMESPACE}
+    assert "--all-namespaces" not in args
+
+
+def test_operator_namespace_comes_from_the_pod() -> None:
+    env = {item["name"]: item for item in _container(_render())["env"]}
+    assert env["CONVEYOR_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+
+
+def test_probes_hit_the_health_endpoint_on_the_metrics_port() -> None:
+    container = _container(_render())
+    (port,) = container["ports"]
+    assert port["name"] == "metrics"
+    assert f"--metrics-port={port['containerPort']}" in container["args"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def test_operator_pod_meets_the_restricted_pod_security_standard() -> None:
+    deployment = _operator_deployment(_render())
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["readOnlyRootFilesystem"] is True
+
+
+def test_operator_has_resources_and_spreads_over_nodes() -> None:
+    deployment = _operator_deployment(_render())
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["requests"]
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_workers_default_to_the_operator_image() -> None:
+    container = _container(_render())
+    assert f"--worker-image={container['image']}" in container["args"]
+
+
+def test_pod_disruption_budget_and_metrics_service_select_the_operator_pods() -> None:
+    docs = _render()
+    pod_labels = _operator_deployment(docs)["spec"]["template"]["metadata"]["labels"]
+    (pdb,) = _of_kind(docs, "PodDisruptionBudget")
+    (service,) = _of_kind(docs, "Service")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+
+
+# ----- ServiceMonitor -----------------------------------------------------------------------------
+
+
+def test_no_service_monitor_without_the_prometheus_operator_api() -> None:
+    assert _of_kind(_render(), "ServiceMonitor") == []
+
+
+def test_service_monitor_when_the_prometheus_operator_api_is_served() -> None:
+    assert len(_of_kind(_render("--api-versions", SERVICE_MONITOR_API), "ServiceMonitor")) == 1
+
+
+def test_service_monitor_when_enabled_by_value() -> None:
+    (monitor,) = _of_kind(_render(*VALUE_SETS["service-monitor"]), "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_service_monitor_disabled_by_value_even_with_the_api() -> None:
+    docs = _render("--api-versions", SERVICE_MONITOR_API, "--set", "metrics.serviceMonitor.enabled=false")
+    assert _of_kind(docs, "ServiceMonitor") == []
+
+
+# ----- configuration ------------------------------------------------------------------------------
+
+
+def test_config_map_from_values_is_a_valid_operator_configuration() -> None:
+    docs = _render(
+        "--set", "config.maxRunningExecutions=4",
+        "--set", "config.workerImage=example.com/worker:1",
+        "--set", "config.systemWorkflows.maintenance.mapping=ops.maintenance",
+        "--set", "config.systemWorkflows.maintenance.source.configMap=ops-workflows",
+    )  # fmt: skip
+    (config_map,) = _named(docs, "ConfigMap", "conveyor-config")
+    assert config_map["metadata"]["namespace"] == NAMESPACE
+    config = parse_operator_config(config_map["data"])
+    assert config.max_running_executions == 4
+    assert config.worker_image == "example.com/worker:1"
+    assert config.system_workflows["maintenance"].mapping == "ops.maintenance"
+
+
+def test_default_config_map_is_the_default_operator_configuration() -> None:
+    (config_map,) = _of_kind(_render(), "ConfigMap")
+    assert parse_operator_config(config_map["data"]) == parse_operator_config(None)
+
+
+# ----- RBAC ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_no_rbac_rule_uses_a_wildcard(value_set: str) -> None:
+    docs = _render(*VALUE_SETS[value_set])
+    for role in _of_kind(docs, "Role") + _of_kind(docs, "ClusterRole"):
+        for rule in role["rules"]:
+            for field in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule.get(field, []), f"{role['metadata']['name']}: {rule}"
+
+
+def _operator_role(
+    docs: tuple[dict[str, Any], ...], kind: str, namespace: str | None = None
+) -> dict[str, Any]:
+    named = _named(docs, kind, f"{RELEASE}-operator")
+    (role,) = [doc for doc in named if doc["metadata"].get("namespace") == namespace]
+    return role
+
+
+def test_operator_cluster_role_grants_exactly_the_calls_the_operator_makes() -> None:
+    assert _grants(_operator_role(_render(), "ClusterRole")["rules"]) == OPERATOR_CALLS
+
+
+def test_operator_reads_only_its_own_config_map() -> None:
+    docs = _render()
+    (role,) = _named(docs, "Role", f"{RELEASE}-operator-config")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["conveyor-config"],
+            "verbs": ["get"],
+        }
+    ]
+
+
+def test_watch_namespaces_gives_roles_not_a_cluster_role() -> None:
+    docs = _render(*VALUE_SETS["watch-namespaces"])
+    assert _named(docs, "ClusterRole", f"{RELEASE}-operator") == []
+    for namespace in ("shop", "web", NAMESPACE):
+        assert _grants(_operator_role(docs, "Role", namespace)["rules"]) == OPERATOR_CALLS
+        (binding,) = [
+            doc
+            for doc in _of_kind(docs, "RoleBinding")
+            if doc["metadata"]["name"] == f"{RELEASE}-operator" and doc["metadata"]["namespace"] == namespace
+        ]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": f"{RELEASE}-operator", "namespace": NAMESPACE}
+        ]
+
+
+def test_worker_rbac_in_each_worker_namespace_and_the_operator_namespace() -> None:
+    docs = _render(*VALUE_SETS["watch-namespaces"])
+    accounts = {
+        doc["metadata"]["namespace"]
+        for doc in _of_kind(docs, "ServiceAccount")
+        if doc["metadata"]["name"] == "conveyor-worker"
+    }
+    assert accounts == {"shop", NAMESPACE}
+    for namespace in accounts:
+        (role,) = [
+            doc
+            for doc in _of_kind(docs, "Role")
+            if doc["metadata"]["name"] == "conveyor-worker" and doc["metadata"]["namespace"] == namespace
+        ]
+        granted = _grants(role["rules"])
+        for resource, verbs in WORKER_CALLS.items():
+            assert verbs <= granted[resource], resource
+
+
+def test_worker_roles_grant_no_rbac_and_snapshots_only_what_they_need() -> None:
+    docs = _render()
+    for role in _of_kind(docs, "Role"):
+        if role["metadata"]["name"] == "conveyor-worker":
+            groups = {group for rule in role["rules"] for group in rule["apiGroups"]}
+            assert "rbac.authorization.k8s.io" not in groups
+    workers = [doc for doc in _of_kind(docs, "ClusterRole") if "worker" in doc["metadata"]["name"]]
+    for role in workers:  # the system worker's snapshots: Conveyor objects, and namespaces to restore into
+        assert _grants(role["rules"]) == {
+            ("conveyor.dev", "deployments"): {"get", "list", "create"},
+            ("conveyor.dev", "executions"): {"get", "list", "create"},
+            ("conveyor.dev", "executions/status"): {"update"},
+            ("", "namespaces"): {"get", "create"},
+        }
+
+
+def test_notes_name_the_first_command_to_run() -> None:
+    proc = _helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client")
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    assert f"kubectl rollout status deployment/{RELEASE}-operator -n {NAMESPACE}" in notes
