@@ -1,8 +1,9 @@
 """Workflows every Deployment has without declaring them.
 
 `BUILTIN_WORKFLOWS` maps a workflow name to its "module.function" mapping, so the operator can
-admit and the worker can resolve a built-in exactly like a declared one. The system-wide snapshot
-workflows add their entries here when they exist.
+admit and the worker can resolve a built-in exactly like a declared one. `create_snapshot` and
+`restore_snapshot` (snapshots.py) are system-wide (`@workflow(system_wide=True)`): they refuse to run
+for a deployment.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from conveyor.workflows.decorator import workflow
 
 BUILTIN_WORKFLOWS: dict[str, str] = {
     "execute_operation": "conveyor.workflows.builtin.execute_operation",
+    "create_snapshot": "conveyor.workflows.snapshots.create_snapshot",
+    "restore_snapshot": "conveyor.workflows.snapshots.restore_snapshot",
 }
 
 
