@@ -21,8 +21,19 @@ import click
     help="Keep state here so that it survives a restart.",
 )
 @click.option("--no-controllers", is_flag=True, help="Serve the API only: no Job controller, no kubelet.")
-def sim(host: str, port: int, kubeconfig: str, data_dir: str | None, no_controllers: bool) -> None:
+@click.option(
+    "--authorization-mode",
+    type=click.Choice(["RBAC", "AlwaysAllow"]),
+    default="AlwaysAllow",
+    show_default=True,
+    help="RBAC: enforce the stored Roles, ClusterRoles and bindings (403 Forbidden as kube-apiserver "
+    "answers). AlwaysAllow: let every authenticated request through. The default stays AlwaysAllow "
+    "until Conveyor's operator and worker RBAC are complete; it will become RBAC.",
+)
+def sim(
+    host: str, port: int, kubeconfig: str, data_dir: str | None, no_controllers: bool, authorization_mode: str
+) -> None:
     """Serve Conveyor's local Kubernetes control plane."""
     from conveyor.sim.__main__ import serve
 
-    serve(host, port, kubeconfig, data_dir, controllers=not no_controllers)
+    serve(host, port, kubeconfig, data_dir, controllers=not no_controllers, authorization=authorization_mode)

@@ -10,6 +10,14 @@ import signal
 import sys
 
 from conveyor.sim.app import Controller, SimServer
+from conveyor.sim.authorization import DEFAULT_MODE, MODES
+
+AUTHORIZATION_HELP = (
+    "How requests are authorized: RBAC enforces the stored Roles, ClusterRoles and bindings "
+    "(403 Forbidden as kube-apiserver answers); AlwaysAllow lets every authenticated request through. "
+    f"Default: {DEFAULT_MODE} for now, until Conveyor's operator and worker RBAC are complete; "
+    "it will become RBAC."
+)
 
 
 def default_controllers() -> list[Controller]:
@@ -21,7 +29,8 @@ def default_controllers() -> list[Controller]:
     return list(getattr(module, "CONTROLLERS", []))
 
 
-def serve(host: str, port: int, kubeconfig: str, data_dir: str | None, controllers: bool = True) -> None:
+def serve(host: str, port: int, kubeconfig: str, data_dir: str | None, controllers: bool = True,
+          authorization: str = DEFAULT_MODE) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def main() -> None:
@@ -29,9 +38,11 @@ def serve(host: str, port: int, kubeconfig: str, data_dir: str | None, controlle
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server = SimServer(host, port, kubeconfig, data_dir, default_controllers() if controllers else [])
+        server = SimServer(host, port, kubeconfig, data_dir, default_controllers() if controllers else [],
+                           authorization=authorization)
         await server.start()
-        print(f"conveyor sim serving {server.url}; kubeconfig: {kubeconfig}", file=sys.stderr, flush=True)
+        print(f"conveyor sim serving {server.url} (authorization: {authorization}); kubeconfig: {kubeconfig}",
+              file=sys.stderr, flush=True)
         try:
             await stop.wait()
         finally:
@@ -47,8 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-controllers", action="store_true")
+    parser.add_argument("--authorization-mode", choices=MODES, default=DEFAULT_MODE, help=AUTHORIZATION_HELP)
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.kubeconfig, args.data_dir, controllers=not args.no_controllers)
+    serve(args.host, args.port, args.kubeconfig, args.data_dir, controllers=not args.no_controllers,
+          authorization=args.authorization_mode)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ reading and writing an object, so each call is atomic with respect to the others
 
 Objects returned to in-process callers are copies they may mutate; the HTTP layer passes a
 `Request` with `shared=True` and gets the stored dicts (read-only) to serialise without copying.
+Authorization is the HTTP layer's (server.py): a call here is never refused for its caller's rights,
+so in-process controllers act as the system.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.sim import builtin_schema, crds, patching, reviews, schema
+from conveyor.sim import aggregation, bootstrap_policy, builtin_schema, crds, patching, reviews, schema
 from conveyor.sim.errors import (
     StatusError,
     already_exists,
@@ -36,8 +38,8 @@ from conveyor.sim.errors import (
     not_found,
     unsupported_media_type,
 )
-from conveyor.sim.identity import IN_PROCESS_USER, user_info
-from conveyor.sim.rbac import Authorizer
+from conveyor.sim.identity import IN_PROCESS_USER, UserInfo, user_info
+from conveyor.sim.rbac import RBAC, Authorizer
 from conveyor.sim.resources import Registry, ResourceType
 from conveyor.sim.selectors import (
     compile_filter,
@@ -104,6 +106,11 @@ class Request:
     user_agent: str = ""
     shared: bool = False
     warnings: list[str] = field(default_factory=list)
+    # The groups the server settled on (impersonation sets them); None: those `user` implies.
+    groups: tuple[str, ...] | None = None
+
+    def user_info(self) -> UserInfo:
+        return user_info(self.user) if self.groups is None else UserInfo(self.user, self.groups)
 
 
 def now_iso() -> str:
@@ -176,6 +183,7 @@ class ApiService:
                 )
             else:
                 self._namespace_defaults(name)
+        self._bootstrap_policy()
         if self.store.get("", "services", "default", "kubernetes") is None:
             self._create(
                 self.resource(("", "v1", "services")),
@@ -186,6 +194,24 @@ class ApiService:
                 "Ignore",
                 False,
             )
+
+    def _bootstrap_policy(self) -> None:
+        """kube's bootstrap ClusterRoles and bindings (bootstrap_policy.py), those missing only; an
+        aggregated role is created with the rules it aggregates, so it is whole from the start."""
+        roles_rt = self.resource((RBAC, "v1", "clusterroles"))
+        missing = [role for role in bootstrap_policy.cluster_roles()
+                   if self.store.get(RBAC, "clusterroles", "", role["metadata"]["name"]) is None]
+        if missing:
+            rules = aggregation.aggregated_rules([*self.store.objects(RBAC, "clusterroles"), *missing])
+            for role in missing:
+                name = role["metadata"]["name"]
+                if name in rules:
+                    role["rules"] = rules[name]
+                self._create(roles_rt, None, role, Request(), "kube-apiserver", "Ignore", False)
+        bindings_rt = self.resource((RBAC, "v1", "clusterrolebindings"))
+        for binding in bootstrap_policy.cluster_role_bindings():
+            if self.store.get(RBAC, "clusterrolebindings", "", binding["metadata"]["name"]) is None:
+                self._create(bindings_rt, None, binding, Request(), "kube-apiserver", "Ignore", False)
 
     # ---- service accounts and tokens -------------------------------------------------------------
 
@@ -407,7 +433,7 @@ class ApiService:
             if not isinstance(obj, dict):
                 raise bad_request("Object 'Kind' is missing in the request body")
             self._check_type(rt, obj)
-            return reviews.answer(rt, namespace if rt.namespaced else None, obj, user_info(req.user),
+            return reviews.answer(rt, namespace if rt.namespaced else None, obj, req.user_info(),
                                   self.authorizer)
         manager = field_manager or _manager_from_agent(req.user_agent)
         return self._out(

@@ -6,7 +6,10 @@ What must hold:
 - With a data dir, the CA, the tokens and every object survive a restart, so a kubeconfig written
   by the previous run still works and resourceVersions keep increasing.
 - Controllers (`Callable[[ApiService], Awaitable[None]]`) run as tasks beside the server and are
-  cancelled on stop; they use the ApiService directly, never HTTP.
+  cancelled on stop; they use the ApiService directly, never HTTP, so authorization never applies
+  to them.
+- `authorization` is "RBAC" (every HTTP request checked against the stored RBAC policy) or
+  "AlwaysAllow" (the default for now: the operator's and worker's RBAC are still being written).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from aiohttp import web
 from conveyor.sim import certs as certs_mod
 from conveyor.sim import openapi
 from conveyor.sim.api import ApiService
+from conveyor.sim.authorization import DEFAULT_MODE, MODES
 from conveyor.sim.kubelet.logs import serve_pod_log
 from conveyor.sim.lifecycle import Lifecycle
 from conveyor.sim.resources import Registry
+from conveyor.sim.role_aggregator import ClusterRoleAggregation
 from conveyor.sim.server import FaultInjector, SimApp
 from conveyor.sim.storage import DEFAULT_HISTORY, Store
 
@@ -85,7 +90,10 @@ class SimServer:
         controllers: list[Controller] | None = None,
         bookmark_interval: float = 60.0,
         history: int = DEFAULT_HISTORY,
+        authorization: str = DEFAULT_MODE,
     ) -> None:
+        if authorization not in MODES:
+            raise ValueError(f"authorization must be one of {', '.join(MODES)}, not {authorization!r}")
         self.host = host
         self.port = port
         self.kubeconfig = Path(kubeconfig) if kubeconfig else None
@@ -93,6 +101,7 @@ class SimServer:
         self.controllers = list(controllers or ())
         self.bookmark_interval = bookmark_interval
         self.history = history
+        self.authorization = authorization
         self.url = ""
         self.api: ApiService
         self.app: SimApp
@@ -129,9 +138,11 @@ class SimServer:
         self._warming = self.loop.run_in_executor(None, openapi.warm_builtin_definitions)
         lifecycle = Lifecycle(self.api)
         self._tasks.append(asyncio.create_task(lifecycle.run(), name="sim-lifecycle"))
+        aggregation = ClusterRoleAggregation(self.api)
+        self._tasks.append(asyncio.create_task(aggregation.run(), name="sim-clusterrole-aggregation"))
         for controller in self.controllers:
             self._tasks.append(asyncio.create_task(_run_controller(controller, self.api)))
-        self.app = SimApp(self.api, self.admin_token, self.faults)
+        self.app = SimApp(self.api, self.admin_token, self.faults, self.authorization)
         self.app.register_log_handler(serve_pod_log)
         self._runner = web.AppRunner(
             self.app.build(), access_log=None, shutdown_timeout=1.0, handle_signals=False

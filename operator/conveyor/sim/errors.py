@@ -100,13 +100,32 @@ def unauthorized() -> StatusError:
 
 
 def forbidden(user: str, verb: str, resource: str, group: str, namespace: str | None,
-              name: str | None = None) -> StatusError:
+              name: str | None = None, subresource: str = "", reason: str = "") -> StatusError:
+    """403 as kube's authorization filter words it: the object (`secrets "x"` or `pods`) is
+    forbidden, the user cannot do the verb on `resource[/subresource]` in a namespace or at the
+    cluster scope, then the authorizer's reason, if it gave one."""
     where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     named = f' "{name}"' if name else ""
     gr = group_resource(resource, group)
-    return StatusError(403, "Forbidden",
-                       f'{gr}{named} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-                       f'in API group "{group}" {where}', _details(name or "", group, resource))
+    full = f"{resource}/{subresource}" if subresource else resource
+    why = f'User "{user}" cannot {verb} resource "{full}" in API group "{group}" {where}'
+    if reason:
+        why = f"{why}: {reason}"
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    details["kind"] = resource
+    return StatusError(403, "Forbidden", f"{gr}{named} is forbidden: {why}", details)
+
+
+def forbidden_path(user: str, verb: str, path: str, reason: str = "") -> StatusError:
+    """403 for a non-resource URL (`/metrics`, `/logs`): nothing to name but the path."""
+    why = f'User "{user}" cannot {verb} path "{path}"'
+    if reason:
+        why = f"{why}: {reason}"
+    return StatusError(403, "Forbidden", f"forbidden: {why}", {})
 
 
 def unsupported_media_type(content_type: str) -> StatusError:

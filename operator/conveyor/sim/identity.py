@@ -19,6 +19,7 @@ IN_PROCESS_USER = "system:admin"
 ANONYMOUS_USER = "system:anonymous"
 MASTERS_GROUP = "system:masters"
 AUTHENTICATED_GROUP = "system:authenticated"
+UNAUTHENTICATED_GROUP = "system:unauthenticated"
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
 
@@ -49,10 +50,14 @@ def user_info(username: str) -> UserInfo:
     if username in (ADMIN_USER, IN_PROCESS_USER):
         return UserInfo(username, (MASTERS_GROUP, AUTHENTICATED_GROUP))
     if username == ANONYMOUS_USER:
-        return UserInfo(username, ("system:unauthenticated",))
+        return UserInfo(username, (UNAUTHENTICATED_GROUP,))
     account = service_account_of(username)
     if account is not None:
         namespace = account[0]
-        return UserInfo(username, ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
-                                   AUTHENTICATED_GROUP))
+        return UserInfo(username, (*service_account_groups(namespace), AUTHENTICATED_GROUP))
     return UserInfo(username, (AUTHENTICATED_GROUP,))
+
+
+def service_account_groups(namespace: str) -> tuple[str, str]:
+    """The groups every ServiceAccount of `namespace` is in (besides system:authenticated)."""
+    return ("system:serviceaccounts", f"system:serviceaccounts:{namespace}")

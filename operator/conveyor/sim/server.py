@@ -2,6 +2,8 @@
 
 Handlers are thin: they parse the path and query into a call on `ApiService` (the same calls the
 in-process controllers make) and render the result. Every failure leaves as a `Status` object.
+Every request is authenticated, then impersonation and authorization (authorization.py) apply,
+before routing: a forbidden request learns nothing about what exists.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiohttp import web
 
 from conveyor.sim import discovery, openapi, protobuf, tables
 from conveyor.sim.api import PATCH_TYPES, ApiService, Request
+from conveyor.sim.authorization import DEFAULT_MODE, RequestAuthorizer
 from conveyor.sim.errors import (
     StatusError,
     bad_request,
@@ -25,7 +28,8 @@ from conveyor.sim.errors import (
     unauthorized,
     unsupported_media_type,
 )
-from conveyor.sim.identity import ADMIN_USER, ANONYMOUS_USER
+from conveyor.sim.identity import ADMIN_USER, ANONYMOUS_USER, UserInfo, user_info
+from conveyor.sim.request_info import request_attributes
 from conveyor.sim.resources import ResourceType
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,7 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-USER = web.RequestKey("user", str)
+USER = web.RequestKey("user", UserInfo)
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez", "/version/"})
 
 LogHandler = Callable[[web.Request, ApiService, str, str, str], Awaitable[web.StreamResponse]]
@@ -95,9 +99,11 @@ def _json(
 class SimApp:
     """Builds the aiohttp application around one ApiService."""
 
-    def __init__(self, api: ApiService, admin_token: str, faults: FaultInjector | None = None) -> None:
+    def __init__(self, api: ApiService, admin_token: str, faults: FaultInjector | None = None,
+                 authorization_mode: str = DEFAULT_MODE) -> None:
         self.api = api
         self.admin_token = admin_token
+        self.authorization = RequestAuthorizer(api.authorizer, authorization_mode)
         self.faults = faults or FaultInjector()
         self.log_handler: LogHandler | None = None
         self.server_address = ""
@@ -155,18 +161,20 @@ class SimApp:
     async def _authenticate(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        """Authentication, impersonation and authorization, in kube's order, before any routing."""
         if request.path in PUBLIC_PATHS or request.path.startswith(("/healthz/", "/readyz/", "/livez/")):
-            request[USER] = ANONYMOUS_USER
+            request[USER] = user_info(ANONYMOUS_USER)
             return await handler(request)
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if token and token == self.admin_token:
-            request[USER] = ADMIN_USER
-        else:
-            user = self.api.user_for_token(token) if token else None
-            if user is None:
-                raise unauthorized()
-            request[USER] = user
+        username = ADMIN_USER if token and token == self.admin_token else (
+            self.api.user_for_token(token) if token else None)
+        if username is None:
+            raise unauthorized()
+        user = self.authorization.acting_as(user_info(username), request.headers)
+        if self.authorization.enforcing:
+            self.authorization.check(user, request_attributes(request.method, request.path, request.query))
+        request[USER] = user
         await self.faults.before(request)
         return await handler(request)
 
@@ -281,8 +289,10 @@ class SimApp:
     async def _serve(self, request: web.Request, group: str, version: str, rest: str) -> web.StreamResponse:
         target = self._resolve(group, version, rest)
         q = request.query
+        user = request[USER]
         req = Request(
-            user=request.get(USER, ""), user_agent=request.headers.get("User-Agent", ""), shared=True
+            user=user.username, user_agent=request.headers.get("User-Agent", ""), shared=True,
+            groups=user.groups,
         )
         method = request.method
         rt = target.rt
