@@ -15,14 +15,17 @@ def main() -> None:
 
 def _register() -> None:
     from conveyor.cli.crds import crds
+    from conveyor.cli.deployments import deployments
+    from conveyor.cli.dev import dev
+    from conveyor.cli.executions import executions
     from conveyor.cli.operator import operator
     from conveyor.cli.sim import sim
+    from conveyor.cli.snapshots import snapshots
     from conveyor.cli.worker import worker
+    from conveyor.cli.workflows import workflows
 
-    main.add_command(crds)
-    main.add_command(operator)
-    main.add_command(sim)
-    main.add_command(worker)
+    for command in (crds, deployments, dev, executions, operator, sim, snapshots, worker, workflows):
+        main.add_command(command)
 
 
 _register()
