@@ -20,6 +20,7 @@ from kubernetes.client.rest import ApiException
 
 from conveyor.api.names import FINALIZER, GROUP, VERSION, deployment_lease_name
 from conveyor.controller.runtime import Operator, OperatorOptions
+from conveyor.kube.events import WORKER_COMPONENT, build_event
 from conveyor.locks.holders import LeaseHolders
 
 T = TypeVar("T")
@@ -221,6 +222,12 @@ class WorkerStandIn:
         )
         return result
 
+    def _announce(self, obj: dict[str, Any], reason: str, message: str) -> None:
+        """The Event of a transition it made: the worker posts those (conveyor.kube.events)."""
+        now = datetime.now(UTC)
+        event = build_event(obj, reason, message, now, component=WORKER_COMPONENT, instance=self.POD)
+        self.cluster.core.create_namespaced_event(self.cluster.namespace, event)
+
     def claim(self, name: str) -> dict[str, Any]:
         """pending → started, a CAS as the worker's claim is; a lost CAS is read again, as the
         worker does (the operator may still be adding its label and finalizer)."""
@@ -228,10 +235,13 @@ class WorkerStandIn:
             obj = self.cluster.wait_phase(name, "pending")
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             try:
-                return self._patch_status(obj, {"phase": "started", "startedAt": now, "worker": self.POD})
+                claimed = self._patch_status(obj, {"phase": "started", "startedAt": now, "worker": self.POD})
             except ApiException as failure:
                 if failure.status != 409:
                     raise
+                continue
+            self._announce(claimed, "Started", f"Started by worker {self.POD}")
+            return claimed
 
     def finish(self, name: str, phase: str = "terminated", error: str | None = None) -> dict[str, Any]:
         """A final status, as the worker reports it when the workflow ends."""
@@ -243,10 +253,14 @@ class WorkerStandIn:
             if error:
                 status["error"] = error
             try:
-                return self._patch_status(obj, status)
+                ended = self._patch_status(obj, status)
             except ApiException as failure:
                 if failure.status != 409:
                     raise
+                continue
+            reason = {"terminated": "Succeeded", "cancelled": "Cancelled"}.get(phase, "Failed")
+            self._announce(ended, reason, error or f"Execution {phase}")
+            return ended
 
     def run(self, name: str) -> None:
         self.claim(name)

@@ -40,6 +40,9 @@ OPERATOR_CALLS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"get", "create", "delete"},
     ("", "pods"): {"delete"},
     ("coordination.k8s.io", "leases"): {"get", "list", "create", "update"},
+    ("", "serviceaccounts"): {"get", "create"},
+    ("rbac.authorization.k8s.io", "rolebindings"): {"get", "create"},
+    ("rbac.authorization.k8s.io", "clusterroles"): {"get", "bind"},
 }
 # What every worker needs in its namespace, besides the kubernetes plugin's rules.
 WORKER_CALLS: dict[tuple[str, str], set[str]] = {
@@ -342,6 +345,33 @@ def test_watch_namespaces_gives_roles_not_a_cluster_role() -> None:
         ]
 
 
+def test_operator_may_read_and_bind_only_the_worker_cluster_role() -> None:
+    rules = _operator_role(_render(), "ClusterRole")["rules"]
+    (bind,) = [rule for rule in rules if "clusterroles" in rule["resources"]]
+    assert bind == {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["clusterroles"],
+        "resourceNames": ["conveyor-worker"],
+        "verbs": ["get", "bind"],
+    }
+
+
+def test_worker_cluster_role_grants_the_worker_calls_and_the_plugin_rules() -> None:
+    (role,) = _named(_render(), "ClusterRole", "conveyor-worker")
+    granted = _grants(role["rules"])
+    for resource, verbs in WORKER_CALLS.items():
+        assert verbs <= granted[resource], resource
+    plugin = yaml.safe_load((CHART / "values.yaml").read_text())["worker"]["pluginRules"]
+    assert role["rules"][len(role["rules"]) - len(plugin):] == plugin
+
+
+def test_worker_cluster_role_is_the_one_the_operator_creates_when_missing() -> None:
+    from conveyor.controller.worker_identity import build_worker_cluster_role
+
+    (role,) = _named(_render(), "ClusterRole", "conveyor-worker")
+    assert role["rules"] == build_worker_cluster_role()["rules"]
+
+
 def test_worker_rbac_in_each_worker_namespace_and_the_operator_namespace() -> None:
     docs = _render(*VALUE_SETS["watch-namespaces"])
     accounts = {
@@ -351,24 +381,30 @@ def test_worker_rbac_in_each_worker_namespace_and_the_operator_namespace() -> No
     }
     assert accounts == {"shop", NAMESPACE}
     for namespace in accounts:
-        (role,) = [
+        (binding,) = [
             doc
-            for doc in _of_kind(docs, "Role")
+            for doc in _of_kind(docs, "RoleBinding")
             if doc["metadata"]["name"] == "conveyor-worker" and doc["metadata"]["namespace"] == namespace
         ]
-        granted = _grants(role["rules"])
-        for resource, verbs in WORKER_CALLS.items():
-            assert verbs <= granted[resource], resource
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "conveyor-worker"
+        }
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "conveyor-worker", "namespace": namespace}
+        ]
 
 
 def test_worker_roles_grant_no_rbac_and_snapshots_only_what_they_need() -> None:
     docs = _render()
-    for role in _of_kind(docs, "Role"):
-        if role["metadata"]["name"] == "conveyor-worker":
-            groups = {group for rule in role["rules"] for group in rule["apiGroups"]}
-            assert "rbac.authorization.k8s.io" not in groups
-    workers = [doc for doc in _of_kind(docs, "ClusterRole") if "worker" in doc["metadata"]["name"]]
-    for role in workers:  # the system worker's snapshots: Conveyor objects, and namespaces to restore into
+    (worker,) = _named(docs, "ClusterRole", "conveyor-worker")
+    groups = {group for rule in worker["rules"] for group in rule["apiGroups"]}
+    assert "rbac.authorization.k8s.io" not in groups
+    assert _named(docs, "ClusterRoleBinding", "conveyor-worker") == []
+    snapshots = [
+        doc for doc in _of_kind(docs, "ClusterRole") if doc["metadata"]["name"].endswith("-system-worker")
+    ]
+    assert snapshots
+    for role in snapshots:  # the system worker's snapshots: Conveyor objects, and namespaces to restore into
         assert _grants(role["rules"]) == {
             ("conveyor.dev", "deployments"): {"get", "list", "create"},
             ("conveyor.dev", "executions"): {"get", "list", "create"},

@@ -116,6 +116,7 @@ class ConditionReason(StrEnum):
     SUCCEEDED = "Succeeded"
     WORKFLOW_FAILED = "WorkflowFailed"
     WORKER_LOST = "WorkerLost"
+    WORKER_UNAVAILABLE = "WorkerUnavailable"
 
 
 class Condition(ApiModel):
@@ -405,6 +406,10 @@ class ExecutionStatus(ApiModel):
     ended_at: datetime | None = Field(default=None, description="When it reached a final status.")
     worker: str | None = Field(default=None, description="The worker pod that runs it.")
     attempt: int | None = Field(default=None, ge=1, description="1, then one more for each resume.")
+    resumable: bool | None = Field(
+        default=None,
+        description="Whether its workflow is declared @workflow(resumable=True); written by the worker.",
+    )
     resume_token: str | None = Field(
         default=None, description="The conveyor.dev/resume annotation value last acted on."
     )

@@ -56,12 +56,9 @@ from conveyor.api.names import (
     EXECUTION,
     FINALIZER,
     LABEL_DEPLOYMENT,
-    SYSTEM_WORKER_JOB_NAME,
     label_value,
     worker_job_name,
 )
-from conveyor.controller.events import build_event
-from conveyor.controller.kube_api import KubeApi
 from conveyor.controller.metrics import OperatorMetrics
 from conveyor.controller.requests import (
     created_at,
@@ -71,13 +68,25 @@ from conveyor.controller.requests import (
     policy_phase,
     to_request,
 )
+from conveyor.controller.resume import (
+    RESUME_REFUSED,
+    RESUMED,
+    Resume,
+    decide_resume,
+    refusal_patch,
+    resume_patch,
+)
 from conveyor.controller.status import (
     Transition,
     deployment_status_patch,
     execution_metadata_patch,
     execution_status_patch,
 )
+from conveyor.controller.worker_identity import WORKER_SERVICE_ACCOUNT
 from conveyor.controller.worker_job import build_system_worker_job, build_worker_job
+from conveyor.controller.workers import WorkerProvisioner
+from conveyor.kube.api import KubeApi
+from conveyor.kube.events import OPERATOR_COMPONENT, build_event
 from conveyor.locks.api import ApiError, Conflict, NotFound
 from conveyor.locks.holders import LeaseHolders, parse_time
 from conveyor.locks.leases import Busy, LeaseLocks, LeaseRef
@@ -146,6 +155,7 @@ class AdmissionLoop:
         self.locks = locks
         self.settings = settings
         self.metrics = metrics
+        self.workers = WorkerProvisioner(api)
         self.executions: dict[ExecKey, dict[str, Any]] = {}
         self.deployments: dict[DeploymentKey, dict[str, Any]] = {}
         self.policy = AdmissionPolicy()
@@ -157,9 +167,6 @@ class AdmissionLoop:
         self._started_seen: set[ExecKey] = set()
         self._deleted: dict[ExecKey, dict[str, Any]] = {}
         """The last copy of executions deleted since their last reconcile: which lease to release."""
-        self._seen_pending: set[ExecKey] = set()
-        """Executions this process saw pending: their start is announced once, with an Event, when
-        a worker moves them on (never again after a restart, when the start was before it)."""
         self._wake = asyncio.Event()
         self._resync_needed = True
         self.running = False
@@ -236,6 +243,8 @@ class AdmissionLoop:
                         await self._reconcile(key)
                     if clock() >= next_lease_check:
                         await self._check_worker_leases()
+                        if self.settings.create_worker_jobs:
+                            await self._ensure_pending_workers()
                         next_lease_check = clock() + self.settings.lease_check_interval
                     await self._write_deployment_statuses()
                 except Resync as why:
@@ -311,13 +320,11 @@ class AdmissionLoop:
         undecided: list[ExecKey] = []
         for key, obj in self.executions.items():
             phase = phase_of(obj)
-            if phase is ExecutionPhase.PENDING:
-                self._seen_pending.add(key)
             if phase is None:
                 undecided.append(key)
             elif phase not in FINAL_PHASES:
                 records.append((self._request(key, obj), policy_phase(phase)))
-            elif FINALIZER in _finalizers(obj):
+            elif FINALIZER in _finalizers(obj) or decide_resume(obj) is not None:
                 self._dirty[key] = None
         self.policy, decisions = AdmissionPolicy.from_records(
             records, self.config.max_running_executions, _now()
@@ -410,7 +417,6 @@ class AdmissionLoop:
         if obj is None:
             self._first_seen.pop(key, None)
             self._started_seen.discard(key)
-            self._seen_pending.discard(key)
             if gone is not None and (slot is Slot.RUNNING or phase_of(gone) in RUNNING_PHASES):
                 # Deleted while running without passing the finalizer (it was never added, or was
                 # removed by hand): the lease must not outlive it.
@@ -426,17 +432,13 @@ class AdmissionLoop:
             return
         if phase in FINAL_PHASES:
             if slot is not None or FINALIZER in _finalizers(obj):
-                await self._end(key, obj, announce=slot is Slot.RUNNING)
+                await self._end(key, obj)
+            await self._act_on_resume(key)
             return
+        await self._act_on_resume(key)
         if phase in RUNNING_PHASES:
             if slot is not Slot.RUNNING:
                 await self._carry_out(self.policy.restore(self._request(key, obj), Phase(phase.value)))
-            if phase is ExecutionPhase.PENDING:
-                self._seen_pending.add(key)
-            elif key in self._seen_pending:
-                self._seen_pending.discard(key)
-                worker = (obj.get("status") or {}).get("worker") or "a worker"
-                await self._event(obj, ConditionReason.STARTED.value, f"Started by {worker}")
             cancel = spec.get("cancel")
             if _deleting(obj) or cancel == "kill":
                 await self._kill(key, obj)
@@ -448,6 +450,40 @@ class AdmissionLoop:
                 await self._carry_out(self.policy.restore(self._request(key, obj), Phase(phase.value)))
             if _deleting(obj) or spec.get("cancel"):
                 await self._carry_out(self.policy.cancel(key))
+
+    async def _act_on_resume(self, key: ExecKey) -> None:
+        """The `conveyor.dev/resume` annotation (`controller.resume`): a new attempt, whose phase-less
+        status sends it through admission at once, or a refusal. A lost CAS: look again."""
+        obj = self.executions.get(key)
+        if obj is None or _deleting(obj):
+            return
+        decision = decide_resume(obj)
+        if decision is None:
+            return
+        if isinstance(decision, Resume):
+            patch = resume_patch(obj, decision, _now())
+            reason, message, event_type = (
+                RESUMED, f"Resumed as attempt {decision.attempt} (token {decision.token})", "Normal"
+            )
+        else:
+            patch = refusal_patch(obj, decision)
+            reason, message, event_type = RESUME_REFUSED, decision.message, "Warning"
+        try:
+            written = self._record(
+                await self.api.patch_custom(
+                    EXECUTION.plural, key.namespace, key.name, patch, status=True, count_as="status"
+                )
+            )
+        except NotFound:
+            return
+        except Conflict:
+            await self._fresh(key)
+            self._dirty[key] = None
+            return
+        await self._event(written, reason, message, event_type)
+        if isinstance(decision, Resume):
+            self._first_seen[key] = _now()
+            self._dirty[key] = None
 
     async def _deployment_of(self, key: ExecKey, name: str) -> dict[str, Any] | None:
         dkey = DeploymentKey(key.namespace, name)
@@ -557,10 +593,17 @@ class AdmissionLoop:
         return written
 
     async def _event(
-        self, obj: dict[str, Any], reason: str, message: str, event_type: str = "Normal"
+        self,
+        obj: dict[str, Any],
+        reason: str,
+        message: str,
+        event_type: str = "Normal",
+        *,
+        kind: str = EXECUTION.kind,
     ) -> None:
         event = build_event(
-            obj, reason, message, _now(), event_type=event_type, reporting_instance=self.settings.identity
+            obj, reason, message, _now(), component=OPERATOR_COMPONENT, instance=self.settings.identity,
+            warning=event_type == "Warning", kind=kind,
         )
         try:
             await self.api.create_event(obj["metadata"]["namespace"], event)
@@ -621,7 +664,6 @@ class AdmissionLoop:
             if fresh is None or phase_of(fresh) not in RUNNING_PHASES:
                 await self.locks.release(ref, key.name)
             raise Resync(f"{key} changed while it was admitted") from None
-        self._seen_pending.add(key)
         first = self._first_seen.get(key)
         if first is not None:
             self.metrics.admission_latency.observe((_now() - first).total_seconds())
@@ -658,56 +700,70 @@ class AdmissionLoop:
             except Conflict:
                 await self._fresh(key)
 
-    async def _ensure_worker(self, key: ExecKey, deployment: DeploymentKey | None) -> None:
-        if deployment is None:
-            namespace, name = self.settings.operator_namespace, SYSTEM_WORKER_JOB_NAME
-            job = build_system_worker_job(
-                namespace, image=self.config.worker_image or self.settings.worker_image
+    def _worker_job(self, deployment: DeploymentKey | None, obj: dict[str, Any] | None) -> dict[str, Any]:
+        image = self.config.worker_image or self.settings.worker_image
+        if deployment is None or obj is None:
+            return build_system_worker_job(
+                self.settings.operator_namespace, image=image, service_account=WORKER_SERVICE_ACCOUNT
             )
-        else:
+        return build_worker_job(
+            Deployment.model_validate(obj),
+            default_image=image,
+            operator_namespace=self.settings.operator_namespace,
+        )
+
+    async def _ensure_worker(self, key: ExecKey, deployment: DeploymentKey | None) -> None:
+        """Identity and Job of the worker that will run `key` (`controller.workers`); when there can
+        be none, the execution ends `failed` saying what is missing, and so does the Deployment's
+        Event."""
+        obj = None
+        if deployment is not None:
             obj = await self._deployment_of(key, deployment.name)
             if obj is None:
                 return
-            namespace, name = deployment.namespace, worker_job_name(deployment.name)
-            job = build_worker_job(
-                Deployment.model_validate(obj),
-                default_image=self.config.worker_image or self.settings.worker_image,
-                operator_namespace=self.settings.operator_namespace,
-            )
+        job = self._worker_job(deployment, obj)
+        namespace = job["metadata"]["namespace"]
+        pod_spec = job["spec"]["template"]["spec"]
         try:
-            existing = await self.api.get_job(namespace, name)
-            if existing is not None:
-                conditions = (existing.get("status") or {}).get("conditions") or []
-                if not any(
-                    c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
-                ):
-                    return
-                await self.api.delete_job(namespace, name)
-            await self.api.create_job(namespace, job)
-        except ApiError as error:  # the worker is recreated at the next admission; report, go on
-            logger.warning("worker Job %s/%s: %s", namespace, name, error)
+            problem = None
+            if pod_spec.get("serviceAccountName") == WORKER_SERVICE_ACCOUNT:
+                problem = await self.workers.ensure_identity(namespace)
+            if problem is None:
+                await self.workers.ensure_job(job)
+                return
+        except ApiError as error:  # tried again at the next lease check; report, go on
+            logger.warning("worker of %s: %s", key, error)
+            return
+        message = f"No worker can run in namespace {namespace}: {problem.message}"
+        execution = self.executions.get(key)
+        if execution is not None and phase_of(execution) is ExecutionPhase.PENDING:
+            if obj is not None:
+                await self._event(obj, ConditionReason.WORKER_UNAVAILABLE, message, "Warning",
+                                  kind=DEPLOYMENT.kind)
+            transition = Transition(ExecutionPhase.FAILED, ConditionReason.WORKER_UNAVAILABLE, message,
+                                    "Warning")
+            await self._finish_running(key, execution, transition)
+
+    async def _ensure_pending_workers(self) -> None:
+        """Every pending execution has a live worker Job: one look per worker, per lease check."""
+        seen: set[tuple[str, str | None]] = set()
+        for key, obj in list(self.executions.items()):
+            if phase_of(obj) is not ExecutionPhase.PENDING or _deleting(obj):
+                continue
+            name = (obj.get("spec") or {}).get("deployment")
+            if (key.namespace, name) in seen:
+                continue
+            seen.add((key.namespace, name))
+            await self._ensure_worker(key, DeploymentKey(key.namespace, name) if name else None)
 
     # ----- the end of an execution --------------------------------------------------------------
 
-    async def _end(self, key: ExecKey, obj: dict[str, Any], *, announce: bool) -> None:
-        """Release the lease, then the finalizer, then hand the slot on (policy.ended)."""
+    async def _end(self, key: ExecKey, obj: dict[str, Any]) -> None:
+        """Release the lease, then the finalizer, then hand the slot on (policy.ended). No Event: the
+        final status's Event is its writer's (`conveyor.kube.events`)."""
         await self.locks.release(self._lease_of(key, obj), key.name)
-        if announce:
-            phase = phase_of(obj)
-            status = obj.get("status") or {}
-            if key in self._seen_pending and status.get("startedAt"):  # it started and ended unseen
-                await self._event(
-                    obj, ConditionReason.STARTED.value, f"Started by {status.get('worker') or 'a worker'}"
-                )
-            reason = {
-                ExecutionPhase.TERMINATED: "Succeeded",
-                ExecutionPhase.CANCELLED: "Cancelled",
-            }.get(phase or ExecutionPhase.FAILED, "Failed")
-            message = status.get("error") or f"Execution {phase.value if phase else 'ended'}"
-            await self._event(obj, reason, message, "Normal" if reason != "Failed" else "Warning")
         await self._drop_finalizer(key)
         self._started_seen.discard(key)
-        self._seen_pending.discard(key)
         await self._carry_out(self.policy.ended(key))
 
     async def _drop_finalizer(self, key: ExecKey) -> None:
@@ -750,7 +806,7 @@ class AdmissionLoop:
             await self._fresh(key)
             self._dirty[key] = None
             return
-        await self._end(key, written, announce=False)
+        await self._end(key, written)
 
     async def _kill(self, key: ExecKey, obj: dict[str, Any]) -> None:
         """kill (or deletion of a running execution): delete its worker pod unless another running

@@ -31,7 +31,7 @@ from kubernetes.aio.leaderelection.leaderelectionrecord import LeaderElectionRec
 from kubernetes.aio.leaderelection.resourcelock.leaselock import LeaseLock
 
 from conveyor.api.names import LEADER_LEASE_NAME
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
 from conveyor.locks.api import ApiError, Conflict
 from conveyor.locks.holders import format_micro_time
 

@@ -23,10 +23,10 @@ import kopf
 from conveyor.api.names import DEFAULT_OPERATOR_NAMESPACE
 from conveyor.controller.admission_loop import AdmissionLoop, LoopSettings
 from conveyor.controller.handlers import build_registry
-from conveyor.controller.kube_api import KubeApi, load_client
 from conveyor.controller.leadership import Leadership
 from conveyor.controller.login import connection_from_kubeconfig
 from conveyor.controller.metrics import OperatorMetrics, bound_port, serve_metrics
+from conveyor.kube.api import KubeApi, load_client
 from conveyor.locks.leases import DEFAULT_LEASE_DURATION_SECONDS, LeaseLocks
 
 logger = logging.getLogger(__name__)

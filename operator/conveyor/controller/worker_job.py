@@ -10,7 +10,9 @@ nothing to do. What must hold:
 - the Job is owned by its Deployment (deleting the Deployment collects its worker);
 - the Job's pods are replaced on failure (the new pod takes over: claims are CAS writes, so an old
   and a new pod never both run one execution);
-- finished Jobs are cleaned up (`ttlSecondsAfterFinished`), so the next admission can recreate it.
+- finished Jobs are cleaned up (`ttlSecondsAfterFinished`), so the next admission can recreate it;
+- the pod runs as the ServiceAccount `conveyor-worker` (`worker_identity`) unless the Deployment
+  names another in `spec.worker.serviceAccountName`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from conveyor.api.names import (
     label_value,
     worker_job_name,
 )
+from conveyor.controller.worker_identity import WORKER_SERVICE_ACCOUNT
 
 WORKER_COMPONENT = "worker"
 WORKER_CONTAINER = "worker"
@@ -163,7 +166,7 @@ def build_worker_job(
         worker.image or default_image,
         env=_pod_env(env),
         resources=resources,
-        service_account=worker.service_account_name,
+        service_account=worker.service_account_name or WORKER_SERVICE_ACCOUNT,
         owner=owner,
     )
 
@@ -173,7 +176,7 @@ def build_system_worker_job(
     *,
     image: str,
     idle_timeout_seconds: int = DEFAULT_IDLE_TIMEOUT_SECONDS,
-    service_account: str | None = None,
+    service_account: str = WORKER_SERVICE_ACCOUNT,
 ) -> dict[str, Any]:
     """The Job that runs system-wide executions, in the operator's namespace."""
     command = [

@@ -15,7 +15,7 @@ from typing import Any
 
 from conveyor.api.models import ExecutionPhase
 from conveyor.api.names import EXECUTION
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
 from conveyor.locks.api import Conflict, NotFound
 from conveyor.worker.status import claim_patch
 

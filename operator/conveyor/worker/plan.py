@@ -17,7 +17,7 @@ from conveyor.admission.parameters import InvalidParameters, validate_parameters
 from conveyor.api.config import InvalidConfig, parse_operator_config
 from conveyor.api.models import Deployment, ExecutionSpec, ParameterDeclaration
 from conveyor.api.names import CONFIG_MAP_NAME
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
 from conveyor.workflows import DeploymentInfo, TaskDefaults
 from conveyor.workflows.builtin import BUILTIN_WORKFLOWS
 

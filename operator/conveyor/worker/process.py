@@ -2,7 +2,7 @@
 
 Why the asyncio client (`kubernetes.aio`): one loop multiplexes the watch, every execution's lease
 renewal, throttled progress writes and Events, with no thread per concern; only workflow code, which
-may block, gets threads. It is also the operator's client (`conveyor.controller.kube_api`), whose
+may block, gets threads. It is also the operator's client (`conveyor.kube.api`), whose
 JSON calls and Lease API the worker reuses rather than duplicates.
 
 What must hold:
@@ -24,7 +24,7 @@ from typing import Any
 from kubernetes.aio import client as aio_client
 
 from conveyor.api.names import LABEL_DEPLOYMENT, label_value
-from conveyor.controller.kube_api import KubeApi, load_client
+from conveyor.kube.api import KubeApi, load_client
 from conveyor.locks.api import ApiError
 from conveyor.locks.leases import LeaseLocks
 from conveyor.worker.cancel import requested_cancel

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.api.names import EXECUTION
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
+from conveyor.kube.events import WORKER_COMPONENT, build_event
 from conveyor.locks.api import ApiError
 from conveyor.worker import events
 from conveyor.worker.logs import PrefixedLog
@@ -116,8 +117,9 @@ class ExecutionReporter:
             self._loop.call_soon_threadsafe(callback, *args)
 
     def _event(self, reason: str, message: str, warning: bool) -> dict[str, Any]:
-        return events.build_event(
-            self._execution, reason, message, datetime.now(UTC), warning=warning, instance=self._instance
+        return build_event(
+            self._execution, reason, message, datetime.now(UTC),
+            component=WORKER_COMPONENT, warning=warning, instance=self._instance,
         )
 
     def _post(self, reason: str, message: str, warning: bool = False) -> None:
@@ -211,13 +213,17 @@ class ExecutionReporter:
         self.line(f"{level}{task + ': ' if task else ''}{text}")
 
     def event(self, message: str, level: str, data: Mapping[str, Any]) -> None:
-        reason = events.workflow_event_reason(self.workflow, message)
         warning = events.event_type(level) == "Warning"
-        if reason != events.WORKFLOW_EVENT:
-            self.line(message)
-        elif not warning:  # warnings and worse come from log records, which wrote their own line
+        if events.is_workflow_lifecycle(self.workflow, message):
+            self.line(message)  # the claim's and the final status's Events say it (kube.events)
+            return
+        if not warning:  # warnings and worse come from log records, which wrote their own line
             self.line(f"event: {message}")
-        self._post(reason, message, warning=warning)
+        self._post(events.WORKFLOW_EVENT, message, warning=warning)
+
+    def started(self, pod: str) -> None:
+        """The claim's Event (pending → started), posted by the worker that won it."""
+        self._post(events.STARTED, f"Started by worker {pod}")
 
     def checkpoint(self, task_id: str, state: str) -> None:
         with self._lock:

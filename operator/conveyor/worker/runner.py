@@ -23,9 +23,11 @@ from typing import Any
 
 from conveyor.api.models import FINAL_PHASES, ExecutionPhase, ExecutionSpec
 from conveyor.api.names import EXECUTION
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
+from conveyor.kube.events import WORKER_COMPONENT, build_event
 from conveyor.locks.api import ApiError, Conflict, NotFound
 from conveyor.locks.leases import LeaseLocks
+from conveyor.worker import events
 from conveyor.worker.heartbeat import keep_renewed, lease_of
 from conveyor.worker.logs import PrefixedLog
 from conveyor.worker.plan import ExecutionPlan, PlanError, plan_execution
@@ -34,7 +36,7 @@ from conveyor.worker.settings import WorkerSettings
 from conveyor.worker.source import SourceError, SourceFolder, load_source
 from conveyor.worker.status import final_patch
 from conveyor.workflows import CancelMode, CancelToken, WorkflowContext, WorkflowOutcome, run_workflow
-from conveyor.workflows.decorator import WorkflowMappingError
+from conveyor.workflows.decorator import WorkflowMappingError, workflow_spec
 
 FINAL_WRITE_ATTEMPTS = 5
 ABANDON_MARGIN_SECONDS = 2.0
@@ -72,6 +74,8 @@ class ExecutionRun:
         self._claimed = claimed
         self._running = running
         self._loop = asyncio.get_running_loop()
+        self.resumable: bool | None = None
+        """Known once the workflow resolved; reported in the final status (a resume needs it)."""
         self.reporter = ExecutionReporter(
             api, claimed, self._loop, log, instance=settings.pod_name,
             progress_interval=settings.progress_interval,
@@ -83,6 +87,7 @@ class ExecutionRun:
 
     async def run(self) -> None:
         self.reporter.start()
+        self.reporter.started(self._settings.pod_name)
         metadata = self._claimed["metadata"]
         self.reporter.line(
             f"started by worker {self._settings.pod_name}: workflow {self.reporter.workflow!r}"
@@ -129,6 +134,8 @@ class ExecutionRun:
             function = source.resolve(plan.mapping)
         except WorkflowMappingError as error:
             return self._never_started(str(error))
+        spec = workflow_spec(function)
+        self.resumable = bool(spec and spec.resumable)
         ctx = WorkflowContext(
             execution_name=self._running.name,
             workflow_name=plan.workflow,
@@ -237,12 +244,26 @@ class ExecutionRun:
         patch = final_patch(
             current, outcome.status, datetime.now(UTC), error=outcome.error,
             traceback=outcome.traceback, total=total, finished=finished, succeeded_tasks=succeeded,
+            resumable=self.resumable,
         )
         try:
-            await self._api.patch_custom(
+            written = await self._api.patch_custom(
                 EXECUTION.plural, namespace, name, patch, status=True, count_as="final"
             )
         except NotFound:
             return True
         self.reporter.line(f"ended {outcome.status}")
+        await self._announce_end(written, outcome)
         return True
+
+    async def _announce_end(self, written: dict[str, Any], outcome: WorkflowOutcome) -> None:
+        """The final transition's Event: this worker wrote it, so it alone posts it (kube.events)."""
+        message = outcome.error or f"Workflow {self.reporter.workflow} {outcome.status}"
+        event = build_event(
+            written, events.end_reason(outcome.status), message, datetime.now(UTC),
+            component=WORKER_COMPONENT, instance=self._settings.pod_name, warning=outcome.status == "failed",
+        )
+        try:
+            await self._api.create_event(written["metadata"]["namespace"], event)
+        except (ApiError, OSError, TimeoutError) as error:  # a report; the status is what counts
+            self.reporter.line(f"the {event['reason']} Event was not posted: {error}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
 from conveyor.workflows.decorator import WorkflowFunction, forget_modules, resolve_mapping
 
 IMPORT_LOCK = threading.Lock()

@@ -95,8 +95,10 @@ def final_patch(
     total: int,
     finished: int,
     succeeded_tasks: Sequence[str] | None,
+    resumable: bool | None = None,
 ) -> dict[str, Any]:
-    """The one write that ends an execution: phase, endedAt, error, Succeeded, final progress.
+    """The one write that ends an execution: phase, endedAt, error, Succeeded, final progress, and
+    whether its workflow is resumable (None: it never resolved; the operator then refuses a resume).
 
     `status.error` is the one-line error followed by the short traceback (there is no other field
     for it); the condition's message is the first line only, so `kubectl wait` output stays short.
@@ -116,6 +118,8 @@ def final_patch(
         "conditions": _with_condition(execution, _condition(status_value, reason, message, now, generation)),
         **progress_patch(total, finished, succeeded_tasks)["status"],
     }
+    if resumable is not None:
+        status["resumable"] = resumable
     if outcome != "terminated":
         text = error or message
         if traceback:

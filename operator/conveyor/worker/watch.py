@@ -21,7 +21,7 @@ from typing import Any
 from kubernetes.aio import client as aio_client
 
 from conveyor.api.names import EXECUTION, GROUP, VERSION
-from conveyor.controller.kube_api import KubeApi
+from conveyor.kube.api import KubeApi
 from conveyor.locks.api import ApiError
 
 logger = logging.getLogger(__name__)

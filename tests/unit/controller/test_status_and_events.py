@@ -1,12 +1,13 @@
-"""Status patches and Events the operator writes (conveyor.controller.status, .events)."""
+"""Status patches the operator writes (conveyor.controller.status) and the Events both processes post
+(conveyor.kube.events)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from conveyor.api.models import ConditionReason, ExecutionPhase
-from conveyor.controller.events import build_event
 from conveyor.controller.status import Transition, deployment_status_patch, execution_status_patch
+from conveyor.kube.events import OPERATOR_COMPONENT, build_event
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 EXECUTION = {
@@ -60,12 +61,12 @@ def test_a_new_condition_keeps_the_conditions_of_other_types() -> None:
     assert [c["type"] for c in patch["status"]["conditions"]] == ["Other", "Admitted"]
 
 
-def test_an_event_names_its_execution_and_is_unique_per_moment() -> None:
-    event = build_event(EXECUTION, "Queued", "waiting", NOW)
+def test_an_event_names_its_execution_and_is_unique_even_at_one_moment() -> None:
+    event = build_event(EXECUTION, "Queued", "waiting", NOW, component=OPERATOR_COMPONENT)
     assert event["involvedObject"]["name"] == "install-1" and event["involvedObject"]["uid"] == "u"
     assert event["metadata"]["namespace"] == "shop" and event["reason"] == "Queued"
     assert (
-        build_event(EXECUTION, "Queued", "w", NOW.replace(microsecond=1))["metadata"]["name"]
+        build_event(EXECUTION, "Queued", "w", NOW, component=OPERATOR_COMPONENT)["metadata"]["name"]
         != event["metadata"]["name"]
     )
 
@@ -75,3 +76,14 @@ def test_deployment_status_says_deleting_while_executions_are_cancelled() -> Non
         "status"
     ]
     assert status["phase"] == "Deleting" and status["workflows"] == ["a", "b"] and status["running"] == 1
+
+
+def test_an_event_says_which_component_posted_it() -> None:
+    event = build_event(EXECUTION, "Started", "by w", NOW, component="conveyor-worker", instance="pod-1")
+    assert (event["reportingComponent"], event["reportingInstance"]) == ("conveyor-worker", "pod-1")
+    assert event["source"] == {"component": "conveyor-worker"}
+
+
+def test_an_event_message_is_cut_to_what_the_api_server_accepts() -> None:
+    event = build_event(EXECUTION, "Failed", "x" * 5000, NOW, component=OPERATOR_COMPONENT, warning=True)
+    assert len(event["message"]) == 1024 and event["type"] == "Warning"

@@ -71,3 +71,13 @@ def test_the_system_worker_runs_in_the_operator_namespace() -> None:
     assert job["metadata"]["name"] == "conveyor-worker-system"
     assert job["metadata"]["namespace"] == "conveyor-system"
     assert "--system" in job["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+def test_workers_run_as_the_conveyor_worker_service_account_by_default() -> None:
+    job = build_worker_job(_deployment(), default_image="img", operator_namespace="ns")
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker"
+
+
+def test_the_system_worker_runs_as_the_conveyor_worker_service_account() -> None:
+    job = build_system_worker_job("conveyor-system", image="img")
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker"

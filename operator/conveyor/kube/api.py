@@ -142,6 +142,20 @@ class KubeApi:
         )
         return result
 
+    # ----- any object, by its path (the worker's ServiceAccount, RoleBinding, ClusterRole) ------
+
+    async def get_object(self, *parts: str) -> dict[str, Any] | None:
+        """GET /parts...; None when it does not exist (403 and others raise)."""
+        try:
+            result: dict[str, Any] = await self.request("GET", _path(*parts))
+        except NotFound:
+            return None
+        return result
+
+    async def create_object(self, *parts: str, body: dict[str, Any], count_as: str) -> None:
+        """POST to the collection /parts...; raises Conflict when it exists already."""
+        await self.request("POST", _path(*parts), body=body, count_as=count_as)
+
     # ----- core objects -------------------------------------------------------------------------
 
     async def create_event(self, namespace: str, event: dict[str, Any]) -> None:
