@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from conveyor import __version__
+
 GROUP = "conveyor.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -99,3 +101,9 @@ def worker_job_name(deployment: str) -> str:
 def label_value(name: str) -> str:
     """An object name as a label value: names may be 253 chars long, label values only 63."""
     return bounded_name(name)
+
+
+# Defaults of the operator's command line, here rather than beside the operator so that the CLI can
+# show them without importing kopf (every `conveyor` call would pay for it).
+DEFAULT_METRICS_PORT = 8080
+DEFAULT_WORKER_IMAGE = f"ghcr.io/conveyor-dev/conveyor:{__version__}"

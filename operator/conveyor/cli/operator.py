@@ -7,12 +7,20 @@ import contextlib
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 import click
 
-from conveyor.api.names import DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAMESPACE_ENV
-from conveyor.controller.runtime import DEFAULT_METRICS_PORT, DEFAULT_WORKER_IMAGE, Operator, OperatorOptions
+from conveyor.api.names import (
+    DEFAULT_METRICS_PORT,
+    DEFAULT_OPERATOR_NAMESPACE,
+    DEFAULT_WORKER_IMAGE,
+    OPERATOR_NAMESPACE_ENV,
+)
 from conveyor.locks.leases import DEFAULT_LEASE_DURATION_SECONDS
+
+if TYPE_CHECKING:
+    from conveyor.controller.runtime import Operator
 
 
 @click.command()
@@ -79,6 +87,8 @@ def operator(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event otherwise
+    from conveyor.controller.runtime import Operator, OperatorOptions  # kopf: only when it runs
+
     options = OperatorOptions(
         operator_namespace=operator_namespace,
         namespaces=list(namespaces) or None,

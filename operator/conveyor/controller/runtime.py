@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from conveyor.api.names import DEFAULT_OPERATOR_NAMESPACE
+from conveyor.api.names import DEFAULT_METRICS_PORT, DEFAULT_OPERATOR_NAMESPACE, DEFAULT_WORKER_IMAGE
 from conveyor.controller.admission_loop import AdmissionLoop, LoopSettings
 from conveyor.controller.handlers import build_registry
 from conveyor.controller.leadership import Leadership
@@ -31,8 +31,6 @@ from conveyor.locks.leases import DEFAULT_LEASE_DURATION_SECONDS, LeaseLocks
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_METRICS_PORT = 8080
-DEFAULT_WORKER_IMAGE = "ghcr.io/conveyor-dev/conveyor:latest"
 
 
 def default_identity() -> str:
