@@ -359,6 +359,20 @@ def test_invalid_scheduled_time_in_the_past() -> None:
     assert decision.message.startswith("scheduledTime 2025-01-01T00:00:05+00:00 is in the past")
 
 
+def test_scheduled_time_is_judged_against_submission_not_against_a_late_operator() -> None:
+    """Submitted at t=1 for t=3; the operator (down until then) first sees it at t=10: admitted."""
+    policy = AdmissionPolicy()
+    late = run("s", t=10, scheduled_time=at(3), submitted=at(1))
+    assert submit(policy, late) == [Start(key("s"), DeploymentKey(NS, "web"), False)]
+
+
+def test_scheduled_time_before_submission_is_invalid_even_for_a_late_operator() -> None:
+    policy = AdmissionPolicy()
+    [decision] = submit(policy, run("s", t=10, scheduled_time=at(0), submitted=at(1)))
+    assert isinstance(decision, Invalid)
+    assert decision.message.startswith("scheduledTime 2025-01-01T00:00:00+00:00 is in the past")
+
+
 # ----- scheduled executions ------------------------------------------------------------------------
 
 

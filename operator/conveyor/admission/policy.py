@@ -94,7 +94,9 @@ class Request:
     ``created`` is the creation time; ``seq`` breaks ties between executions created in the same
     instant (creationTimestamp has a one-second resolution): use something every admitter computes
     the same way from the object, so rebuilds and replicas agree on the order. ``deployment`` is
-    None for a system-wide execution.
+    None for a system-wide execution. ``submitted`` is when the API server accepted the object
+    (metadata.creationTimestamp): a ``scheduledTime`` is judged "in the past" against it, not against
+    ``created``, which may be when an operator that was down or late first saw the request.
     """
 
     key: ExecKey
@@ -105,6 +107,7 @@ class Request:
     queue: bool = False
     dry_run: bool = False
     scheduled_time: datetime | None = None
+    submitted: datetime | None = None
 
     @property
     def system_wide(self) -> bool:
@@ -212,7 +215,7 @@ class AdmissionPolicy:
         """A new Execution (no status yet). One decision for it; nothing else changes.
 
         Seen before (the controller may see an object twice): no decision. A ``scheduledTime``
-        before the creation time is invalid; one that has come by ``now`` (the operator was late)
+        before the object was submitted is invalid; one that has come by ``now`` (the operator was late)
         goes through admission at once as if ``queue`` were set, as the reference scheduler does.
         """
         if request.key in self._slots:
@@ -222,8 +225,9 @@ class AdmissionPolicy:
             return [Invalid(request.key, messages.queue_combined_with(conflicts))]
         at = request.scheduled_time
         if at is not None:
-            if at < request.created:
-                return [Invalid(request.key, messages.scheduled_in_past(at, request.created))]
+            submitted = request.submitted or request.created
+            if at < submitted:
+                return [Invalid(request.key, messages.scheduled_in_past(at, submitted))]
             if at > now:
                 self._schedule(request)
                 return [Schedule(request.key, at)]

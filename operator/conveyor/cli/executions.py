@@ -58,13 +58,13 @@ from conveyor.cli.render import (
     as_list,
     is_final,
     operations_text,
-    parse_time,
     print_fields,
     print_structured,
     print_table,
     progress_view,
 )
 from conveyor.controller.requests import BUILTIN_SYSTEM_WORKFLOWS, created_at, invalid_reason, to_request
+from conveyor.kube.times import parse_time, seconds
 
 PLURAL = EXECUTION.plural
 DEFAULT_DECISION_TIMEOUT = 30.0
@@ -141,10 +141,6 @@ def parse_schedule(text: str, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def generate_name(workflow: str) -> str:
     """A DNS-1123 prefix from a workflow name (`create_snapshot` → `create-snapshot-`)."""
     cleaned = re.sub(r"[^a-z0-9-]+", "-", workflow.lower()).strip("-")[:50] or "execution"
@@ -178,7 +174,7 @@ def build_execution(
         if on:
             spec[field] = True
     if scheduled_time is not None:
-        spec["scheduledTime"] = rfc3339(scheduled_time)
+        spec["scheduledTime"] = seconds(scheduled_time)
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": EXECUTION.kind,

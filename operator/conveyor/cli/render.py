@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from conveyor.api.models import FINAL_PHASES, ExecutionPhase
+from conveyor.kube.times import parse_time
 
 PIPE_WIDTH = 250
 """Columns of a table written to a pipe: wide enough that nothing is cut."""
@@ -73,16 +74,6 @@ def print_fields(fields: Sequence[tuple[str, str]]) -> None:
         click.echo(f"{name + ':':<{width}} {lines[0]}")
         for more in lines[1:]:
             click.echo(f"{'':<{width}} {more}")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def age(value: Any, now: datetime | None = None) -> str:

@@ -87,8 +87,9 @@ from conveyor.controller.worker_job import build_system_worker_job, build_worker
 from conveyor.controller.workers import WorkerProvisioner
 from conveyor.kube.api import KubeApi
 from conveyor.kube.events import OPERATOR_COMPONENT, build_event
+from conveyor.kube.times import parse_time
 from conveyor.locks.api import ApiError, Conflict, NotFound
-from conveyor.locks.holders import LeaseHolders, parse_time
+from conveyor.locks.holders import LeaseHolders
 from conveyor.locks.leases import Busy, LeaseLocks, LeaseRef
 
 logger = logging.getLogger(__name__)

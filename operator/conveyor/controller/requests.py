@@ -16,7 +16,7 @@ from conveyor.admission.parameters import InvalidParameters, validate_parameters
 from conveyor.admission.policy import DeploymentKey, ExecKey, Phase, Request
 from conveyor.api.config import OperatorConfig
 from conveyor.api.models import Deployment, Execution, ExecutionPhase, ParameterDeclaration
-from conveyor.locks.holders import parse_time
+from conveyor.kube.times import parse_time
 
 BUILTIN_DEPLOYMENT_WORKFLOWS = frozenset({"execute_operation"})
 """Workflows every Deployment offers without declaring them; they take any parameters."""
@@ -42,7 +42,7 @@ def policy_phase(phase: ExecutionPhase | None) -> Phase | None:
 
 
 def created_at(obj: dict[str, Any], observed: datetime) -> datetime:
-    """The creation order admission uses: `status.createdAt` once an admitter wrote it (millisecond
+    """The creation order admission uses: `status.createdAt` once an admitter wrote it (microsecond
     precision, the same for every later admitter and after restarts), else when this admitter first
     saw the request (watch events arrive in creation order; creationTimestamp has only seconds)."""
     written = parse_time((obj.get("status") or {}).get("createdAt"))
@@ -62,6 +62,7 @@ def to_request(obj: dict[str, Any], created: datetime) -> Request:
         queue=bool(spec.get("queue")),
         dry_run=bool(spec.get("dryRun")),
         scheduled_time=parse_time(spec.get("scheduledTime")),
+        submitted=parse_time((obj.get("metadata") or {}).get("creationTimestamp")),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from conveyor.api.models import FINAL_PHASES, ExecutionPhase
 from conveyor.api.names import ANNOTATION_RESUME
-from conveyor.controller.status import rfc3339
+from conveyor.kube.times import rfc3339
 
 RESUMED = "Resumed"
 RESUME_REFUSED = "ResumeRefused"

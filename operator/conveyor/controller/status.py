@@ -9,20 +9,11 @@ Each patch is one whole transition (phase, times, error, conditions), written in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from conveyor.api.models import ConditionReason, ConditionStatus, ConditionType, ExecutionPhase
-
-
-def rfc3339(moment: datetime) -> str:
-    """Kubernetes Time with milliseconds (latencies are measured from these)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def moment_seconds(moment: datetime) -> str:
-    """Kubernetes Time as conditions and Events carry it (seconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from conveyor.kube.times import rfc3339, seconds
 
 
 def condition(
@@ -38,7 +29,7 @@ def condition(
         "status": status.value,
         "reason": reason.value,
         "message": message,
-        "lastTransitionTime": moment_seconds(now),
+        "lastTransitionTime": seconds(now),
     }
     if generation is not None:
         built["observedGeneration"] = generation

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.api.names import ANNOTATION_HOLDERS
+from conveyor.kube.times import parse_time
 
 MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """Kubernetes MicroTime, as Lease `acquireTime` and `renewTime` are written."""
@@ -31,13 +32,6 @@ MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def format_micro_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(MICRO_TIME_FORMAT)
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """A Kubernetes Time or MicroTime ('...Z', with or without fractions), None when absent."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.api.models import ConditionReason, ConditionStatus, ConditionType, ExecutionPhase
+from conveyor.kube.times import rfc3339
 
 ERROR_MAX_CHARS = 4000
 """status.error stays readable in `kubectl describe`, and far below the object size limit."""
-
-
-def rfc3339(moment: datetime) -> str:
-    """Kubernetes Time with milliseconds, as the operator writes its times."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _seconds(moment: datetime) -> str:

@@ -54,7 +54,7 @@ def test_a_resume_clears_the_phase_and_keeps_the_succeeded_tasks() -> None:
     status = patch["status"]
     assert status["phase"] is None and status["error"] is None and status["attempt"] == 2
     assert status["resumeToken"] == "t" and "succeededTasks" not in status
-    assert status["createdAt"] == "2026-01-02T03:04:05.678Z"
+    assert status["createdAt"] == "2026-01-02T03:04:05.678000Z"
 
 
 def test_a_refusal_records_the_token_and_keeps_the_earlier_error() -> None:

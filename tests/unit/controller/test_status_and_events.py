@@ -32,7 +32,7 @@ def test_every_status_patch_is_a_cas_on_the_version_read() -> None:
 
 def test_admission_sets_pending_admitted_at_and_the_admitted_condition() -> None:
     status = _patch(ExecutionPhase.PENDING, ConditionReason.ADMITTED)["status"]
-    assert status["phase"] == "pending" and status["admittedAt"] == "2026-01-02T03:04:05.678Z"
+    assert status["phase"] == "pending" and status["admittedAt"] == "2026-01-02T03:04:05.678000Z"
     assert [(c["type"], c["status"]) for c in status["conditions"]] == [("Admitted", "True")]
 
 
