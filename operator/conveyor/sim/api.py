@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.sim import aggregation, bootstrap_policy, builtin_schema, crds, patching, reviews, schema
+from conveyor.sim.builtin_schema.defaults import generate_job_selector
 from conveyor.sim.errors import (
     StatusError,
     already_exists,
@@ -497,6 +498,8 @@ class ApiService:
             meta["name"] = self._generate_name(rt, ns, meta["generateName"])
         elif self.store.get(rt.group, rt.plural, ns, meta["name"]) is not None:
             raise already_exists(rt.plural, rt.group, meta["name"])
+        if (rt.group, rt.kind) == ("batch", "Job"):
+            generate_job_selector(obj)
         if manager is not None:
             self._track(rt, None, obj, manager, "Update", None)
         if rt.is_custom and obj.get("apiVersion") != self._storage_version(rt):

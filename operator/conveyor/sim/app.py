@@ -8,6 +8,8 @@ What must hold:
 - Controllers (`Callable[[ApiService], Awaitable[None]]`) run as tasks beside the server and are
   cancelled on stop; they use the ApiService directly, never HTTP, so authorization never applies
   to them.
+- `faults` (else $CONVEYOR_SIM_FAULTS, JSON) makes the HTTP API misbehave on purpose (faults.py);
+  `server.faults.configure(...)` changes it at runtime, from any thread.
 - `authorization` is "RBAC" (every HTTP request checked against the stored RBAC policy) or
   "AlwaysAllow" (the default for now: the operator's and worker's RBAC are still being written).
 """
@@ -32,11 +34,13 @@ from conveyor.sim import certs as certs_mod
 from conveyor.sim import openapi
 from conveyor.sim.api import ApiService
 from conveyor.sim.authorization import DEFAULT_MODE, MODES
+from conveyor.sim.faults import FaultConfig, FaultInjector, from_environment
 from conveyor.sim.kubelet.logs import serve_pod_log
+from conveyor.sim.kubelet.streaming import serve_pod_stream
 from conveyor.sim.lifecycle import Lifecycle
 from conveyor.sim.resources import Registry
 from conveyor.sim.role_aggregator import ClusterRoleAggregation
-from conveyor.sim.server import FaultInjector, SimApp
+from conveyor.sim.server import SimApp
 from conveyor.sim.storage import DEFAULT_HISTORY, Store
 
 Controller = Callable[[ApiService], Awaitable[None]]
@@ -91,6 +95,7 @@ class SimServer:
         bookmark_interval: float = 60.0,
         history: int = DEFAULT_HISTORY,
         authorization: str = DEFAULT_MODE,
+        faults: FaultConfig | None = None,
     ) -> None:
         if authorization not in MODES:
             raise ValueError(f"authorization must be one of {', '.join(MODES)}, not {authorization!r}")
@@ -105,7 +110,7 @@ class SimServer:
         self.url = ""
         self.api: ApiService
         self.app: SimApp
-        self.faults = FaultInjector()
+        self.faults = FaultInjector(faults if faults is not None else from_environment())
         self.loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,6 +149,7 @@ class SimServer:
             self._tasks.append(asyncio.create_task(_run_controller(controller, self.api)))
         self.app = SimApp(self.api, self.admin_token, self.faults, self.authorization)
         self.app.register_log_handler(serve_pod_log)
+        self.app.stream_handler = serve_pod_stream
         self._runner = web.AppRunner(
             self.app.build(), access_log=None, shutdown_timeout=1.0, handle_signals=False
         )

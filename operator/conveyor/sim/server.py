@@ -28,6 +28,7 @@ from conveyor.sim.errors import (
     unauthorized,
     unsupported_media_type,
 )
+from conveyor.sim.faults import FaultInjector
 from conveyor.sim.identity import ADMIN_USER, ANONYMOUS_USER, UserInfo, user_info
 from conveyor.sim.request_info import request_attributes
 from conveyor.sim.resources import ResourceType
@@ -54,13 +55,6 @@ USER = web.RequestKey("user", UserInfo)
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez", "/version/"})
 
 LogHandler = Callable[[web.Request, ApiService, str, str, str], Awaitable[web.StreamResponse]]
-
-
-class FaultInjector:
-    """Consulted before each API request; the default injects nothing. Tests replace `before`."""
-
-    async def before(self, request: web.Request) -> None:
-        return None
 
 
 @dataclass
@@ -106,6 +100,8 @@ class SimApp:
         self.authorization = RequestAuthorizer(api.authorizer, authorization_mode)
         self.faults = faults or FaultInjector()
         self.log_handler: LogHandler | None = None
+        # pods/{name}/exec|attach|portforward: handler(request, api, namespace, name, subresource).
+        self.stream_handler: LogHandler | None = None
         self.server_address = ""
         self._streams: set[web.StreamResponse] = set()
 
@@ -175,7 +171,7 @@ class SimApp:
         if self.authorization.enforcing:
             self.authorization.check(user, request_attributes(request.method, request.path, request.query))
         request[USER] = user
-        await self.faults.before(request)
+        await self.faults.before(request, user.username)
         return await handler(request)
 
     # ---- fixed endpoints -------------------------------------------------------------------------
@@ -301,6 +297,11 @@ class SimApp:
         validation = q.get("fieldValidation") or None
         if validation not in (None, "Strict", "Warn", "Ignore"):
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict, got {validation}")
+        if target.subresource in ("exec", "attach", "portforward"):
+            if self.stream_handler is None or target.name is None:
+                raise web.HTTPNotFound()
+            return await self.stream_handler(request, self.api, target.namespace or "", target.name,
+                                             target.subresource)
         if target.subresource == "log":
             if self.log_handler is None or method != "GET" or target.name is None:
                 raise web.HTTPNotFound()
@@ -517,25 +518,12 @@ class SimApp:
         await resp.prepare(request)
         self._streams.add(resp)
         watcher = stream.watcher
+        cut_after = self.faults.watch_deadline(request)
         try:
-            async for batch in stream:
-                if table:
-                    chunks = []
-                    for kind, obj, _ in batch:
-                        converted = watcher.convert(obj)
-                        payload = (
-                            converted
-                            if kind == "BOOKMARK"
-                            else tables.to_table(rt, [converted], include)
-                        )
-                        chunks.append(
-                            json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode()
-                            + b"\n"
-                        )
-                    data = b"".join(chunks)
-                else:
-                    data = b"".join(watcher.encode(item) for item in batch)
-                await resp.write(data)
+            async with asyncio.timeout(cut_after):
+                await self._stream_watch(resp, stream, watcher, rt, table, include)
+        except TimeoutError:
+            self.faults.count_watch_cut()  # an injected fault: end the stream as a request timeout does
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -546,6 +534,28 @@ class SimApp:
         except (ConnectionResetError, RuntimeError):
             pass
         return resp
+
+    async def _stream_watch(
+        self, resp: web.StreamResponse, stream: Any, watcher: Any, rt: ResourceType, table: bool, include: str
+    ) -> None:
+        async for batch in stream:
+            if table:
+                chunks = []
+                for kind, obj, _ in batch:
+                    converted = watcher.convert(obj)
+                    payload = (
+                        converted
+                        if kind == "BOOKMARK"
+                        else tables.to_table(rt, [converted], include)
+                    )
+                    chunks.append(
+                        json.dumps({"type": kind, "object": payload}, separators=(",", ":")).encode()
+                        + b"\n"
+                    )
+                data = b"".join(chunks)
+            else:
+                data = b"".join(watcher.encode(item) for item in batch)
+            await resp.write(data)
 
 
 def _parse(raw: bytes, fmt: str) -> Any:

@@ -659,7 +659,10 @@ def printer_for(rt: ResourceType) -> tuple[tuple[Column, ...], Cells]:
     """The columns and cell function for one resource type."""
     if rt.is_custom:
         return _custom_printer(rt)
-    return _PRINTERS.get((rt.group, rt.kind), _DEFAULT)
+    # Imported here: cluster_printers builds on this module's columns and helpers.
+    from conveyor.sim.cluster_printers import PRINTERS
+
+    return _PRINTERS.get((rt.group, rt.kind)) or PRINTERS.get((rt.group, rt.kind), _DEFAULT)
 
 
 _TERMINAL_POD_ROW = {

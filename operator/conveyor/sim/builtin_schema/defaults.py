@@ -136,6 +136,15 @@ def _job(obj: Obj) -> None:
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
     _template(obj)
+    generate_job_selector(obj)
+
+
+def generate_job_selector(obj: Obj) -> None:
+    """A Job without `manualSelector` selects its pods by its own uid, and its template carries the
+    labels that match (kube's job strategy does it at validation, once the uid and a generated name
+    exist: so a create must call this after assigning them). Without it `kubectl logs job/x` lists
+    every pod of the namespace."""
+    spec = obj.setdefault("spec", {})
     meta = obj.get("metadata") or {}
     uid, name = meta.get("uid"), meta.get("name")
     if not spec.get("manualSelector") and uid and name:
@@ -223,6 +232,52 @@ def _secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
 
 
+def _cron_job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("suspend", False)
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+    template = job_spec.get("template")
+    if isinstance(template, dict):
+        default_pod_spec(template.setdefault("spec", {}))
+
+
+def _stateful_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("persistentVolumeClaimRetentionPolicy",
+                    {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    _template(obj)
+
+
+def _daemon_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _template(obj)
+
+
+def _priority_class(obj: Obj) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _horizontal_pod_autoscaler(obj: Obj) -> None:
+    obj.setdefault("spec", {}).setdefault("minReplicas", 1)
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): _pod,
     ("batch", "Job"): _job,
@@ -231,6 +286,11 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Service"): _service,
     ("", "Namespace"): _namespace,
     ("", "Secret"): _secret,
+    ("batch", "CronJob"): _cron_job,
+    ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "DaemonSet"): _daemon_set,
+    ("scheduling.k8s.io", "PriorityClass"): _priority_class,
+    ("autoscaling", "HorizontalPodAutoscaler"): _horizontal_pod_autoscaler,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): apply_crd_defaults,
 }
 

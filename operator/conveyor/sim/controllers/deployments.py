@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from conveyor.sim.controllers.client import DEPLOYMENTS, PODS, REPLICASETS, Client
+from conveyor.sim.controllers.events import NORMAL, EventRecorder
 from conveyor.sim.controllers.jobs import is_active, is_ready, now_text, owner_reference
 from conveyor.sim.controllers.loop import Controller, Key, own_key, owner_keys
 
@@ -63,6 +64,20 @@ def _matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
     return True
 
 
+# Deployment annotations the controller keeps to itself rather than copying onto its ReplicaSets.
+_NOT_COPIED = frozenset({
+    "kubectl.kubernetes.io/last-applied-configuration", REVISION, "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
+})
+
+
+def copied_annotations(deployment: dict[str, Any]) -> dict[str, str]:
+    """What the newest ReplicaSet inherits from its Deployment, notably `kubernetes.io/change-cause`:
+    `kubectl rollout history` reads its CHANGE-CAUSE column from the ReplicaSets."""
+    annotations = deployment["metadata"].get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED}
+
+
 def build_replicaset(
     deployment: dict[str, Any], pod_hash: str, replicas: int, revision: int
 ) -> dict[str, Any]:
@@ -80,6 +95,7 @@ def build_replicaset(
             "namespace": meta["namespace"],
             "labels": {**(template["metadata"].get("labels") or {})},
             "annotations": {
+                **copied_annotations(deployment),
                 REVISION: str(revision),
                 "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
                 "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1)),
@@ -135,6 +151,7 @@ def _neg(text: str) -> str:
 class ReplicaSetController:
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.events = EventRecorder(client)
         self.controller = Controller(
             "replicaset-controller",
             client,
@@ -158,9 +175,15 @@ class ReplicaSetController:
         active = [p for p in pods if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
         for _ in range(wanted - len(active)):
-            await self.client.create(PODS, namespace, build_pod(rs))
+            pod = await self.client.create(PODS, namespace, build_pod(rs))
+            await self.events.record(rs, NORMAL, "SuccessfulCreate",
+                                     f"Created pod: {pod['metadata']['name']}",
+                                     "replicaset-controller")
         for pod in sorted(active, key=_scale_down_order)[: max(len(active) - wanted, 0)]:
             await self.client.delete(PODS, namespace, pod["metadata"]["name"])
+            await self.events.record(rs, NORMAL, "SuccessfulDelete",
+                                     f"Deleted pod: {pod['metadata']['name']}",
+                                     "replicaset-controller")
         kept = sorted(active, key=_scale_down_order)[max(len(active) - wanted, 0) :]
         ready = sum(1 for p in kept if is_ready(p))
         status = {
@@ -179,6 +202,7 @@ class ReplicaSetController:
 class DeploymentController:
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.events = EventRecorder(client)
         self.controller = Controller(
             "deployment-controller",
             client,
@@ -213,28 +237,47 @@ class DeploymentController:
             new = await self.client.create(
                 REPLICASETS, namespace, build_replicaset(deploy, pod_hash, start, revision + 1)
             )
+            if start:
+                await self._scaled(deploy, new, 0, start)
         else:
             new_rev = int((new["metadata"].get("annotations") or {}).get(REVISION, "0"))
             if new_rev < revision:  # a rollback to an older template: it becomes the newest revision
                 new = await self._set_revision(new, revision + 1)
+            inherited = copied_annotations(deploy)
+            current = new["metadata"].get("annotations") or {}
+            if any(current.get(k) != v for k, v in inherited.items()):
+                new = await self.client.merge_patch(
+                    REPLICASETS, namespace, new["metadata"]["name"], {"metadata": {"annotations": inherited}}
+                ) or new
             wanted = 0 if recreate and any(_live(rs) for rs in old) else replicas
-            new = await self._scale(new, wanted)
+            new = await self._scale(deploy, new, wanted)
         new_available = int((new.get("status") or {}).get("availableReplicas") or 0)
         for rs in old:
             keep = (
                 0 if recreate else max(0, min(int(rs["spec"].get("replicas", 0)), replicas - new_available))
             )
-            await self._scale(rs, keep)
+            await self._scale(deploy, rs, keep)
         await self._write_status(deploy, new, old)
         return None
 
-    async def _scale(self, rs: dict[str, Any], replicas: int) -> dict[str, Any]:
-        if int(rs["spec"].get("replicas", 0)) == replicas:
+    async def _scale(self, deploy: dict[str, Any], rs: dict[str, Any], replicas: int) -> dict[str, Any]:
+        before = int(rs["spec"].get("replicas", 0))
+        if before == replicas:
             return rs
         result = await self.client.merge_patch(
             REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], {"spec": {"replicas": replicas}}
         )
+        if result is not None:
+            await self._scaled(deploy, rs, before, replicas)
         return result or rs
+
+    async def _scaled(self, deploy: dict[str, Any], rs: dict[str, Any], before: int, after: int) -> None:
+        direction = "up" if after > before else "down"
+        await self.events.record(
+            deploy, NORMAL, "ScalingReplicaSet",
+            f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {after}",
+            "deployment-controller",
+        )
 
     async def _set_revision(self, rs: dict[str, Any], revision: int) -> dict[str, Any]:
         result = await self.client.merge_patch(

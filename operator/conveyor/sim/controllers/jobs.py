@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.sim.controllers.client import JOBS, PODS, Client
+from conveyor.sim.controllers.events import NORMAL, WARNING, EventRecorder
 from conveyor.sim.controllers.loop import Controller, Key, own_key, owner_keys
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -187,6 +188,7 @@ class JobController:
         self, client: Client, failure_backoff: float = 0.0, failure_backoff_cap: float = 360.0
     ) -> None:
         self.client = client
+        self.events = EventRecorder(client)
         self.failure_backoff = failure_backoff
         self.failure_backoff_cap = failure_backoff_cap
         self.controller = Controller(
@@ -318,6 +320,7 @@ class JobController:
             ]
             update.update(active=0, ready=0)
             await self._write(job, update)
+            await self.events.record(job, WARNING, failure[0], failure[1], "job-controller")
             return float(spec.ttl) if spec.ttl is not None else None
 
         if spec.complete(succeeded, len(active)):
@@ -331,6 +334,7 @@ class JobController:
             ]
             update.update(active=0, ready=0, completionTime=at)
             await self._write(job, update)
+            await self.events.record(job, NORMAL, "Completed", "Job completed", "job-controller")
             return float(spec.ttl) if spec.ttl is not None else None
 
         wanted = spec.wanted_active(succeeded)
@@ -341,7 +345,10 @@ class JobController:
             await self._write(job, update)
             return finished + delay - datetime.now(UTC).timestamp() + 0.05
         for _ in range(wanted - len(active)):
-            await self.client.create(PODS, job["metadata"]["namespace"], build_pod(job))
+            pod = await self.client.create(PODS, job["metadata"]["namespace"], build_pod(job))
+            await self.events.record(job, NORMAL, "SuccessfulCreate",
+                                     f"Created pod: {pod['metadata']['name']}",
+                                     "job-controller")
         for pod in sorted(active, key=lambda p: p["metadata"].get("creationTimestamp") or "")[wanted:]:
             await self._delete_pod(pod)
         update.update(active=wanted, ready=sum(1 for p in active if is_ready(p)))

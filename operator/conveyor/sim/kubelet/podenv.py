@@ -161,16 +161,26 @@ def image_repository(image: str) -> str:
     return name[:colon] if colon > slash else name
 
 
+# Official base images that declare no ENTRYPOINT (only a CMD): there `args` alone are the command,
+# as in `kubectl run x --image=busybox -- sleep 60`.
+NO_ENTRYPOINT = frozenset(
+    prefix + name
+    for name in ("busybox", "alpine", "ubuntu", "debian", "python")
+    for prefix in ("", "library/", "docker.io/library/", "index.docker.io/library/")
+)
+
+
 def container_argv(
     container: dict[str, Any], env: dict[str, str], entrypoints: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[str, ...]:
     """command + args with `$(VAR)` expanded. Without `command`, the image's entrypoint is needed:
-    the sim knows only those it is told (`entrypoints`, by image repository); else the result is
-    empty and the container fails to start."""
+    the sim knows only those it is told (`entrypoints`, by image repository) and the base images
+    without one (NO_ENTRYPOINT); else the result is empty and the container fails to start."""
     command = list(container.get("command") or ())
     if not command:
-        command = list((entrypoints or {}).get(image_repository(str(container.get("image") or "")), ()))
-        if not command:
+        repository = image_repository(str(container.get("image") or ""))
+        command = list((entrypoints or {}).get(repository, ()))
+        if not command and repository not in NO_ENTRYPOINT:
             return ()
     return tuple(expand(str(part), env) for part in [*command, *(container.get("args") or ())])
 

@@ -46,7 +46,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from conveyor.sim.controllers.client import CONFIGMAPS, NODES, PODS, SECRETS, SERVICEACCOUNTS, Client
+from conveyor.sim.controllers.client import CONFIGMAPS, LEASES, NODES, PODS, SECRETS, SERVICEACCOUNTS, Client
+from conveyor.sim.controllers.events import NORMAL, WARNING, EventRecorder
+from conveyor.sim.errors import StatusError
+from conveyor.sim.kubelet import node as nodeinfo
 from conveyor.sim.kubelet import podstatus
 from conveyor.sim.kubelet.podenv import (
     ContainerConfigError,
@@ -60,7 +63,9 @@ from conveyor.sim.kubelet.process import (
     ContainerCommand,
     ContainerProcess,
     RestartPolicy,
+    Running,
     Terminated,
+    Waiting,
     now,
     sim_path,
 )
@@ -132,6 +137,8 @@ class PodRunner:
         self.config_error: str | None = None
         self.started_at: str | None = None
         self._dirty = asyncio.Event()
+        # (container, restart count) → the state reason last turned into an Event (see _record_transitions)
+        self._reported: dict[tuple[str, int], str] = {}
         self._deleting: int | None = None  # grace seconds, once deletion is requested
         self._delete_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -386,12 +393,47 @@ class PodRunner:
             self._dirty.clear()
             try:
                 await self._write_status()
+                await self._record_transitions()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("pod %s/%s: status write failed", self.namespace, self.name)
                 self._dirty.set()
                 await asyncio.sleep(0.5)
+
+    async def _record_transitions(self) -> None:
+        """The kubelet's container Events: Created and Started for each run, BackOff while it waits
+        to restart one, Killing when the Pod is deleted; each once per container run."""
+        for name, process in {**self.init_containers, **self.containers}.items():
+            state = process.status.state
+            key = (name, process.status.restart_count)
+            if isinstance(state, Running):
+                reason = "Started"
+            elif isinstance(state, Waiting) and state.reason == "CrashLoopBackOff":
+                reason = "BackOff"
+            elif isinstance(state, Terminated) and self._deleting is not None:
+                reason = "Killing"
+            else:
+                continue
+            if self._reported.get(key) == reason or (reason == "Killing" and self._reported.get(key) is None):
+                continue
+            self._reported[key] = reason
+            field = f"spec.{'initContainers' if name in self.init_containers else 'containers'}{{{name}}}"
+            if reason == "Started":
+                await self.kubelet.events.record(self.pod, NORMAL, "Created", f"Created container: {name}",
+                                                 "kubelet", field)
+                await self.kubelet.events.record(self.pod, NORMAL, "Started", f"Started container {name}",
+                                                 "kubelet", field)
+            elif reason == "BackOff":
+                await self.kubelet.events.record(
+                    self.pod, WARNING, "BackOff",
+                    f"Back-off restarting failed container {name} in pod "
+                    f"{self.name}_{self.namespace}({self.uid})",
+                    "kubelet", field,
+                )
+            else:
+                await self.kubelet.events.record(self.pod, NORMAL, "Killing", f"Stopping container {name}",
+                                                 "kubelet", field)
 
     async def _flush_status(self) -> None:
         self._dirty.clear()
@@ -489,10 +531,12 @@ class Kubelet:
 
     def __init__(self, api: ApiService, config: KubeletConfig | None = None) -> None:
         self.client = Client(api)
+        self.events = EventRecorder(self.client)
         self.config = config or KubeletConfig()
         self._own_root = self.config.root is None
         self.root = self.config.root or Path(tempfile.mkdtemp(prefix="conveyor-sim-pods-"))
         self.pods: dict[str, PodRunner] = {}
+        self._syncing = asyncio.Lock()  # pod events and node changes both sync pods: one at a time
         Kubelet._by_api[api] = self
 
     @classmethod
@@ -510,19 +554,62 @@ class Kubelet:
         return None
 
     async def run(self) -> None:
+        node_watch: asyncio.Task[None] | None = None
         try:
             await self._ensure_node()
+            node_watch = asyncio.create_task(self._watch_node(), name="kubelet node watch")
             while True:
                 try:
                     async for kind, pod in self.client.list_and_watch(PODS, resync_seconds=60.0):
-                        await self._sync(kind, pod)
+                        async with self._syncing:
+                            await self._sync(kind, pod)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("kubelet: pod watch failed; re-listing")
                     await asyncio.sleep(1.0)
         finally:
+            if node_watch is not None:
+                node_watch.cancel()
             await self.shutdown()
+
+    async def _watch_node(self) -> None:
+        """An uncordoned node takes the Pods that waited while it was unschedulable (the scheduler's
+        retry on a node update)."""
+        while True:
+            try:
+                async for kind, node in self.client.list_and_watch(NODES, resync_seconds=300.0):
+                    if kind == "DELETED" or node["metadata"]["name"] != self.config.node_name:
+                        continue
+                    if (node.get("spec") or {}).get("unschedulable"):
+                        continue
+                    for pod in await self.client.list(PODS):
+                        if not (pod.get("spec") or {}).get("nodeName"):
+                            async with self._syncing:
+                                await self._sync("MODIFIED", pod)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("kubelet: node watch failed; re-listing")
+                await asyncio.sleep(1.0)
+
+    async def _cordoned_for(self, pod: dict[str, Any]) -> bool:
+        """The node is cordoned and the Pod does not tolerate it: the scheduler leaves it Pending."""
+        node = await self.client.get(NODES, None, self.config.node_name)
+        if node is None or not (node.get("spec") or {}).get("unschedulable"):
+            return False
+        tolerated = any(
+            t.get("operator") == "Exists" and t.get("key") in (None, "", "node.kubernetes.io/unschedulable")
+            for t in (pod.get("spec") or {}).get("tolerations") or ()
+        )
+        if tolerated:
+            return False
+        await self.events.record(
+            pod, WARNING, "FailedScheduling",
+            "0/1 nodes are available: 1 node(s) were unschedulable. preemption: 0/1 nodes are available: "
+            "1 Preemption is not helpful for scheduling.", "default-scheduler",
+        )
+        return True
 
     async def shutdown(self) -> None:
         runners = list(self.pods.values())
@@ -534,49 +621,33 @@ class Kubelet:
             shutil.rmtree(self.root, ignore_errors=True)
 
     async def _ensure_node(self) -> None:
-        if await self.client.get(NODES, None, self.config.node_name) is not None:
-            return
-        node = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": self.config.node_name,
-                "labels": {
-                    "kubernetes.io/hostname": self.config.node_name,
-                    "kubernetes.io/os": "linux",
-                    "node-role.kubernetes.io/control-plane": "",
+        node = await self.client.get(NODES, None, self.config.node_name)
+        if node is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": self.config.node_name,
+                    "labels": {
+                        "kubernetes.io/hostname": self.config.node_name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "beta.kubernetes.io/os": "linux",
+                        "beta.kubernetes.io/arch": "amd64",
+                        "node-role.kubernetes.io/control-plane": "",
+                    },
                 },
-            },
-            "spec": {},
-        }
-        created = await self.client.create(NODES, None, node)
-        at = podstatus.timestamp(now())
-        await self.client.patch_status(
-            NODES,
-            created,
-            {
-                "conditions": [
-                    {
-                        "type": "Ready",
-                        "status": "True",
-                        "reason": "KubeletReady",
-                        "message": "kubelet is posting ready status",
-                        "lastHeartbeatTime": at,
-                        "lastTransitionTime": at,
-                    }
-                ],
-                "addresses": [
-                    {"type": "InternalIP", "address": podstatus.HOST_IP},
-                    {"type": "Hostname", "address": self.config.node_name},
-                ],
-                "nodeInfo": {
-                    "kubeletVersion": "v1.35.0-conveyor-sim",
-                    "operatingSystem": "linux",
-                    "architecture": "amd64",
-                    "containerRuntimeVersion": "conveyor-sim://1",
-                },
-            },
-        )
+                "spec": {},
+            }
+            created = await self.client.create(NODES, None, body)
+            at = podstatus.timestamp(now())
+            status = nodeinfo.node_status(self.config.node_name, podstatus.HOST_IP, str(self.root), at)
+            node = await self.client.patch_status(NODES, created, status) or created
+        if await self.client.get(LEASES, "kube-node-lease", self.config.node_name) is None:
+            renew = now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            lease = nodeinfo.node_lease(self.config.node_name, node["metadata"]["uid"], renew)
+            with contextlib.suppress(StatusError):  # another kubelet start won the race: fine
+                await self.client.create(LEASES, "kube-node-lease", lease)
 
     async def _sync(self, kind: str, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
@@ -599,10 +670,17 @@ class Kubelet:
                 )
             return
         if not node:
+            if not pod["metadata"].get("deletionTimestamp") and await self._cordoned_for(pod):
+                return
             bound = await self._bind(pod)
             if bound is None:
                 return
             pod = bound
+            await self.events.record(
+                pod, NORMAL, "Scheduled",
+                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
+                f"to {self.config.node_name}", "default-scheduler",
+            )
         runner = PodRunner(self, pod)
         self.pods[uid] = runner
         runner.update(pod)
