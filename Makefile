@@ -7,7 +7,7 @@ TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-unit test-sim test-integration lint dev crds manifests docs bench clean
+.PHONY: setup tools test test-unit test-sim test-integration lint dev crds manifests docs bench bench-sim clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { \
@@ -58,6 +58,9 @@ docs: setup
 	$(BIN)/python scripts/gen_crd_reference.py
 
 bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+bench-sim: setup
 	$(BIN)/python benchmarks/sim.py
 
 clean:
