@@ -116,6 +116,16 @@ class LoopSettings:
     config_reload_interval: float = 5.0
 
 
+def _slim(obj: dict[str, Any]) -> dict[str, Any]:
+    """The cached copy of an Execution, without what admission never reads: managedFields are half
+    of a queued Execution's JSON, and the cache holds every Execution (RSS at 10,000 is a target).
+    Executions are only ever patched, never replaced whole, so nothing is lost by dropping them."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+    return obj
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -183,7 +193,7 @@ class AdmissionLoop:
         else:
             if not _newer(self.executions.get(key), obj):
                 return
-            self.executions[key] = obj
+            self.executions[key] = obj = _slim(obj)
             if event_type is not None:  # a change as it happens; an initial listing comes in name order
                 self._first_seen.setdefault(key, _now())
             self._observe_start(key, obj)
@@ -556,13 +566,13 @@ class AdmissionLoop:
         if obj is None:
             self.executions.pop(key, None)
         else:
-            self.executions[key] = obj
+            self.executions[key] = obj = _slim(obj)
         return obj
 
     def _record(self, obj: dict[str, Any]) -> dict[str, Any]:
         key = exec_key(obj)
         if _newer(self.executions.get(key), obj):
-            self.executions[key] = obj
+            self.executions[key] = obj = _slim(obj)
         return obj
 
     async def _write_status(

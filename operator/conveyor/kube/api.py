@@ -11,6 +11,7 @@ Every write is counted by kind (`writes`): the benchmark reports API writes per 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -24,9 +25,21 @@ from conveyor.locks.api import ApiError, Conflict, NotFound
 MERGE_PATCH = "application/merge-patch+json"
 
 
+_PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc")
+
+
+def _session_options() -> dict[str, Any]:
+    """aiohttp's trust_env looks up proxies and reads ~/.netrc in a thread on every request: a
+    quarter of the operator's busy CPU in the benchmark's profile. Only trust the environment when
+    it says something (a kubeconfig's proxy-url does not depend on it)."""
+    environ = {name.lower() for name in os.environ}
+    return {} if environ.intersection(_PROXY_ENV) else {"trust_env": False}
+
+
 async def load_client(kubeconfig: str | None) -> aio_client.ApiClient:
     """An API client from a kubeconfig file, or from the pod's service account when None."""
     configuration = aio_client.Configuration()
+    configuration.client_session_kwargs = _session_options() or None
     if kubeconfig is None:
         aio_config.load_incluster_config(client_configuration=configuration)
     else:
