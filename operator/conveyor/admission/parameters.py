@@ -77,7 +77,12 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
+    """A short rendering of `value` for a message; one too large to render (an integer of thousands of
+    digits, nesting deeper than the interpreter's recursion limit) is named by its kind instead."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return f"a {_kind(value)} too large to show"
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
@@ -98,12 +103,18 @@ def _convert(value: Any, declared: ParameterType | None) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str) and _INTEGER.match(value.strip()):
-            return int(value.strip())
+            try:
+                return int(value.strip())
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                raise _NotConvertible from None
     elif declared is ParameterType.FLOAT:
         if isinstance(value, bool):
             raise _NotConvertible
         if isinstance(value, int | float):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond the float range is not a float
+                raise _NotConvertible from None
         if isinstance(value, str):
             try:
                 number = float(value.strip())
@@ -121,7 +132,7 @@ def _convert(value: Any, declared: ParameterType | None) -> Any:
         if isinstance(value, str):
             try:
                 decoded = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than can be decoded
                 raise _NotConvertible from None
             if isinstance(decoded, wanted):
                 return decoded

@@ -42,7 +42,24 @@ def _validate_argv(argv: object) -> list[str]:
         raise NonRecoverableError(f"shell.run needs a non-empty argv list, got {argv!r}")
     if not all(isinstance(part, str | os.PathLike) for part in argv):
         raise NonRecoverableError(f"shell.run argv items must be strings, got {argv!r}")
-    return [os.fspath(part) for part in argv]
+    command = [os.fspath(part) for part in argv]
+    if any("\x00" in part for part in command):
+        raise NonRecoverableError("shell.run argv items cannot contain a NUL character (no OS can pass one)")
+    return command
+
+
+def _environment(env: Mapping[str, Any] | None) -> dict[str, str]:
+    """The worker's environment with `env` over it. Names and values the OS cannot carry are the
+    task's error, said plainly (values are not echoed: they may be secrets)."""
+    overrides = {str(key): str(value) for key, value in (env or {}).items()}
+    for key, value in overrides.items():
+        if not key or "=" in key or "\x00" in key:
+            raise NonRecoverableError(
+                f"shell.run env name {key!r} is not a valid variable name (empty, or with '=' or NUL)"
+            )
+        if "\x00" in value:
+            raise NonRecoverableError(f"shell.run env value of {key} cannot contain a NUL character")
+    return {**os.environ, **overrides}
 
 
 def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
@@ -107,7 +124,7 @@ def run(
     with `retry_on_timeout`. Force cancel: the group is stopped and the task ends cancelled.
     """
     command = _validate_argv(argv)
-    environment = {**os.environ, **{str(key): str(value) for key, value in (env or {}).items()}}
+    environment = _environment(env)
     ctx.logger.info("running %s", command)
     try:
         process = subprocess.Popen(

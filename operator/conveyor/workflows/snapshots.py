@@ -10,6 +10,16 @@ reduced to what recreates them: name, namespace, labels, annotations, spec, and 
 What must hold:
 - only `conveyor.dev` Deployments and Executions are read, so a snapshot never contains a Secret
   (a worker's `secretKeyRef` stays a reference; the value is never read);
+- a snapshot never holds the value of a parameter declared `secret: true` (DESIGN.md, issue 8): an
+  Execution keeps its parameters (a restored history says what ran with what), but each secret one
+  is replaced by the mask `******`, and so is the `default` of a secret parameter in a Deployment's
+  declarations. What is secret is read from the execution's Deployment, or for a system-wide one from
+  the operator's configuration; when that declaration cannot be found (the Deployment was deleted,
+  the configuration is unreadable), nothing says which values are safe, so every parameter value of
+  that Execution is masked. Masked objects carry the annotation `conveyor.dev/redacted-parameters`
+  (the masked names), so whoever restores them knows those values are not the originals: a restored
+  Deployment's secret defaults and a restored Execution's secret parameters must be given again
+  before they are used (a resume of such an Execution would otherwise run with the mask);
 - a snapshot is complete or absent: its parts are written first and `conveyor-snapshot-<name>` last,
   and restore refuses a snapshot whose parts do not all match;
 - restore only recreates what is missing (nothing existing is overwritten), Deployments before
@@ -35,8 +45,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from conveyor.api.models import FINAL_PHASES, RUNNING_PHASES
-from conveyor.api.names import API_VERSION, DEPLOYMENT, EXECUTION, GROUP, bounded_name, label_value
+from pydantic import ValidationError
+
+from conveyor.admission.parameters import REDACTED, redact
+from conveyor.api.config import InvalidConfig, parse_operator_config
+from conveyor.api.models import FINAL_PHASES, RUNNING_PHASES, ParameterDeclaration, WorkflowDeclaration
+from conveyor.api.names import (
+    API_VERSION,
+    CONFIG_MAP_NAME,
+    DEPLOYMENT,
+    EXECUTION,
+    GROUP,
+    bounded_name,
+    label_value,
+)
 from conveyor.plugins.kube.client import KubeApiError, KubeClient, client_for
 from conveyor.workflows.context import OperationContext, WorkflowContext
 from conveyor.workflows.decorator import workflow
@@ -44,6 +66,10 @@ from conveyor.workflows.errors import NonRecoverableError, RecoverableError
 
 LABEL_SNAPSHOT = f"{GROUP}/snapshot"
 ANNOTATION_RESTORED_FROM = f"{GROUP}/restored-from"
+ANNOTATION_REDACTED = f"{GROUP}/redacted-parameters"
+"""On a snapshot's copy of an object: the parameters whose values were masked, comma-separated."""
+BUILTIN_SYSTEM_WORKFLOWS = frozenset({"create_snapshot", "restore_snapshot"})
+"""Their parameters (names of snapshots and namespaces) are never secret."""
 CONFIG_MAP_PREFIX = "conveyor-snapshot-"
 INDEX_KEY = "snapshot.json"
 OBJECTS_KEY = "objects.jsonl"
@@ -88,6 +114,95 @@ def portable(obj: dict[str, Any], keep_status: bool) -> dict[str, Any]:
     if keep_status and obj.get("status"):
         reduced["status"] = obj["status"]
     return reduced
+
+
+Declarations = dict[str, ParameterDeclaration]
+
+
+def _declarations(raw: Any) -> Declarations | None:
+    """A workflow's parameter declarations as a Deployment or the configuration spells them, or None
+    when they do not parse (then nothing says which parameters are secret)."""
+    try:
+        return WorkflowDeclaration.model_validate(raw).parameters
+    except ValidationError:
+        return None
+
+
+def _mark_redacted(obj: dict[str, Any], names: list[str]) -> None:
+    if names:
+        annotations = obj["metadata"].setdefault("annotations", {})
+        annotations[ANNOTATION_REDACTED] = ",".join(sorted(names))
+
+
+def _redact_deployment(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with the defaults of its secret parameters masked (a copy where anything changes)."""
+    workflows = (obj.get("spec") or {}).get("workflows") or {}
+    masked: list[str] = []
+    new_workflows: dict[str, Any] = {}
+    for offered, raw in workflows.items():
+        parameters = raw.get("parameters") if isinstance(raw, dict) else None
+        if not isinstance(parameters, dict):
+            new_workflows[offered] = raw
+            continue
+        new_parameters = {}
+        for name, declaration in parameters.items():
+            secret = isinstance(declaration, dict) and declaration.get("secret")
+            if secret and declaration.get("default") is not None:
+                declaration = {**declaration, "default": REDACTED}
+                masked.append(f"{offered}.{name}")
+            new_parameters[name] = declaration
+        new_workflows[offered] = {**raw, "parameters": new_parameters}
+    if not masked:
+        return obj
+    copy = {**obj, "metadata": dict(obj["metadata"]), "spec": {**obj["spec"], "workflows": new_workflows}}
+    _mark_redacted(copy, masked)
+    return copy
+
+
+def _redact_execution(obj: dict[str, Any], declared: Declarations | None) -> dict[str, Any]:
+    """`obj` with its secret parameters masked; every one when `declared` is None (unknown)."""
+    spec = obj.get("spec") or {}
+    given = spec.get("parameters") or {}
+    if not isinstance(given, dict) or not given:
+        return obj
+    parameters = {name: REDACTED for name in given} if declared is None else redact(declared, given)
+    masked = sorted(name for name in given if parameters[name] is not given[name])
+    if not masked:
+        return obj
+    copy = {**obj, "metadata": dict(obj["metadata"]), "spec": {**spec, "parameters": parameters}}
+    _mark_redacted(copy, masked)
+    return copy
+
+
+def redact_secrets(
+    objects: list[dict[str, Any]], system_workflows: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """`objects` (portable Deployments and Executions) with no secret parameter value left in them.
+
+    `system_workflows`: the operator configuration's `systemWorkflows` (None: unknown). Pure."""
+    deployments = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): obj for obj in objects
+        if obj["kind"] == DEPLOYMENT.kind
+    }
+    redacted = []
+    for obj in objects:
+        if obj["kind"] == DEPLOYMENT.kind:
+            redacted.append(_redact_deployment(obj))
+            continue
+        spec = obj.get("spec") or {}
+        workflow, deployment = spec.get("workflow"), spec.get("deployment")
+        declared: Declarations | None = None
+        if deployment is None and workflow in BUILTIN_SYSTEM_WORKFLOWS:
+            declared = {}
+        elif deployment is None:
+            if system_workflows is not None and workflow in system_workflows:
+                declared = _declarations(system_workflows[workflow])
+        else:
+            owner = deployments.get((obj["metadata"]["namespace"], deployment))
+            raw = ((owner or {}).get("spec") or {}).get("workflows", {}).get(workflow) if owner else None
+            declared = _declarations(raw) if raw is not None else None
+        redacted.append(_redact_execution(obj, declared))
+    return redacted
 
 
 def split_parts(objects: Iterable[dict[str, Any]], limit: int = PART_LIMIT) -> list[list[str]]:
@@ -205,7 +320,23 @@ def collect(ctx: OperationContext, namespaces: list[str] | None = None) -> list[
     executions.sort(key=lambda obj: (
         obj["metadata"].get("creationTimestamp", ""), obj["metadata"]["namespace"], obj["metadata"]["name"]))
     ctx.logger.info("collected %d deployment(s) and %d final execution(s)", len(deployments), len(executions))
-    return [*deployments, *(portable(obj, keep_status=True) for obj in executions)]
+    objects = [*deployments, *(portable(obj, keep_status=True) for obj in executions)]
+    return redact_secrets(objects, _system_workflows(client, ctx))
+
+
+def _system_workflows(client: KubeClient, ctx: OperationContext) -> dict[str, Any] | None:
+    """The operator configuration's system workflows, as declared (None when it cannot be read: then
+    every parameter of a configured system-wide execution is masked)."""
+    namespace = ctx.workflow.namespace
+    try:
+        config_map = client.get(f"/api/v1/namespaces/{namespace}/configmaps/{CONFIG_MAP_NAME}")
+        config = parse_operator_config((config_map or {}).get("data"))
+    except (KubeApiError, InvalidConfig) as error:
+        ctx.logger.warning("cannot read %s/%s (%s): system-wide executions' parameters are all masked",
+                           namespace, CONFIG_MAP_NAME, error)
+        return None
+    return {name: declaration.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for name, declaration in config.system_workflows.items()}
 
 
 def _write_config_map(client: KubeClient, config_map: dict[str, Any], replace: bool) -> None:
