@@ -630,16 +630,7 @@ def test_a_scheduled_time_in_any_rfc3339_spelling_is_scheduled(
     "scheduled",
     [
         "2099-01-01T00:00:00",
-        pytest.param(
-            "2099-01-01t00:00:00z",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="kube/times.py parse_time returns None for lowercase 't'/'z' (RFC 3339 allows them, "
-                "accepted by the CRD's date-time format; Python 3.11 fromisoformat refuses them), so "
-                "controller/requests.py to_request drops the scheduledTime and the execution is admitted "
-                "(pending) at once instead of scheduled. Expected: scheduled",
-            ),
-        ),
+        "2099-01-01t00:00:00z",
     ],
 )
 def test_a_scheduled_time_in_lowercase_or_without_a_zone_is_scheduled(

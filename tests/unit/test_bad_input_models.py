@@ -384,13 +384,6 @@ def test_a_scheduled_time_the_schema_accepts_becomes_an_aware_request_time(sched
     assert request.scheduled_time is not None and request.scheduled_time.tzinfo is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conveyor/kube/times.py parse_time (used by controller/requests.py to_request) returns None "
-    "for '2026-01-01t00:00:00z': lowercase 't'/'z', which RFC 3339 and the CRD's date-time format allow, "
-    "are refused by Python 3.11's fromisoformat, so the scheduledTime is silently dropped and the "
-    "execution is admitted at once. Expected: parsed (upper-case the 't' and 'z' first)",
-)
 def test_a_scheduled_time_in_lowercase_rfc3339_becomes_a_request_time() -> None:
     scheduled = "2026-01-01t00:00:00z"
     assert SCHEMA_DATE_TIME.fullmatch(scheduled)
@@ -417,14 +410,6 @@ def test_a_request_is_built_for_every_spec_without_a_scheduled_time(spec: dict[s
     assert request.scheduled_time is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/requests.py invalid_reason: a spec the schema lets through but the model refuses "
-    "(scheduledTime '2099-02-31T00:00:00Z': the CRD's date-time format checks only the digits) ends "
-    "'Invalid Execution spec: Input should be a valid datetime or date, day value is outside expected "
-    "range', from error.errors()[0]['msg'] without its 'loc'. Expected: the message names the field "
-    "(spec.scheduledTime), as the API server's 422 messages do",
-)
 def test_an_invalid_spec_field_the_schema_lets_through_is_named_in_the_message() -> None:
     obj = execution_object({"workflow": "w", "deployment": "web", "scheduledTime": "2099-02-31T00:00:00Z"})
     why = invalid_reason(obj, deployment_object({}), OPERATOR_NAMESPACE, OperatorConfig())

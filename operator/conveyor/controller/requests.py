@@ -82,6 +82,14 @@ def system_wide_outside(namespace: str, operator_namespace: str) -> str:
     )
 
 
+def _first_error(error: ValidationError) -> str:
+    """The first problem, with the field it is in (`spec.scheduledTime: ...`), as the API server's
+    422 messages name theirs; values the CRD schema lets through can still fail the model."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
 def invalid_reason(
     obj: dict[str, Any], deployment: dict[str, Any] | None, operator_namespace: str, config: OperatorConfig
 ) -> str | None:
@@ -90,7 +98,7 @@ def invalid_reason(
     try:
         execution = Execution.model_validate(obj)
     except ValidationError as error:
-        return f"Invalid Execution spec: {error.errors()[0]['msg']}"
+        return f"Invalid Execution spec: {_first_error(error)}"
     spec = execution.spec
     namespace = execution.metadata["namespace"]
     declared: dict[str, ParameterDeclaration]
@@ -110,7 +118,7 @@ def invalid_reason(
         try:
             parsed = Deployment.model_validate(deployment)
         except ValidationError as error:
-            return f"Deployment {spec.deployment} is invalid: {error.errors()[0]['msg']}"
+            return f"Deployment {spec.deployment} is invalid: {_first_error(error)}"
         if spec.workflow in BUILTIN_DEPLOYMENT_WORKFLOWS and spec.workflow not in parsed.spec.workflows:
             return None
         workflow = parsed.spec.workflows.get(spec.workflow)

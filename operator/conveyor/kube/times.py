@@ -24,8 +24,8 @@ def parse_time(value: Any) -> datetime | None:
     (objects written without the CRD schema, e.g. with --validate=false, must not crash readers)."""
     if not isinstance(value, str) or not value:
         return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:  # RFC 3339 allows a lowercase 't' and 'z'; Python 3.11's fromisoformat does not
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
