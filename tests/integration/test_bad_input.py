@@ -534,13 +534,6 @@ def test_type_invalid_values_are_refused_by_the_api_server_with_422(cluster: Clu
 
 
 @pytest.mark.sim_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/schema/cel.py check(): celpy.json_to_cel raises ValueError('overflow') for an integer "
-    "beyond int64 anywhere under a node with x-kubernetes-validations (ExecutionSpec has two), and "
-    "the server answers 500 InternalError. kube-apiserver decodes such a number as a float64 and "
-    "answers 422 (spec.force must be of type boolean). Expected: 422, never 500",
-)
 def test_an_integer_beyond_int64_is_refused_with_422_not_500(cluster: Cluster, crds: None) -> None:
     storm = Storm(cluster)
     storm.create("executions", "overflow", {"workflow": "install", "deployment": "web", "force": 2**64})

@@ -558,12 +558,22 @@ class SimApp:
             await resp.write(data)
 
 
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _json_number(text: str) -> int | float:
+    """kube-apiserver decodes an integer that does not fit int64 as a float64 (then schema
+    validation words the problem, 422); Python would keep it exact and let it reach CEL."""
+    value = int(text)
+    return value if value in _INT64 else float(value)
+
+
 def _parse(raw: bytes, fmt: str) -> Any:
     if not raw.strip():
         raise bad_request("the request body is empty")
     try:
         if fmt == "yaml":
             return yaml.safe_load(raw)
-        return json.loads(raw)
+        return json.loads(raw, parse_int=_json_number)
     except (ValueError, yaml.YAMLError) as exc:
         raise bad_request(f"error decoding {'YAML' if fmt == 'yaml' else 'JSON'}: {exc}") from None
