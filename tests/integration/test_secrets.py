@@ -233,15 +233,6 @@ def test_a_failing_task_that_was_given_the_secret_never_shows_it(
 
 
 @pytest.mark.sim_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/dryrun.py describe() logs every skipped task's kwargs with repr "
-    '(\'would run shell.run with {..., "env": {"TOKEN": <secret>}}\'), called from '
-    "workflows/attempts.py; nothing masks the values of secret parameters, so a dry run prints the "
-    "secret in the worker's log. Expected: values equal to a secret parameter's value masked (******) "
-    "in every log line and Event the framework writes (e.g. a masking filter on the execution's "
-    "logger fed with the secret values from the plan)",
-)
 def test_a_dry_run_never_shows_the_secret_in_what_it_would_run(
     vault: Vault, operator_log: OperatorLog
 ) -> None:

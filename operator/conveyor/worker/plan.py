@@ -36,6 +36,21 @@ class ExecutionPlan:
     parameters: dict[str, Any] = field(default_factory=dict)
     defaults: TaskDefaults = field(default_factory=TaskDefaults)
     dry_run: bool = False
+    secrets: tuple[str, ...] = ()
+    """The values of parameters declared `secret: true`, as text: masked wherever the worker writes
+    (log lines, Events, the final error), since workflow code and the framework may echo them."""
+
+
+MIN_MASKED_LENGTH = 3
+"""Shorter secret values are not masked: masking every "1" or "ok" would garble the log and hide
+nothing worth hiding."""
+
+
+def secret_values(declared: dict[str, ParameterDeclaration], parameters: dict[str, Any]) -> tuple[str, ...]:
+    values = {str(parameters[name]) for name, declaration in declared.items()
+              if declaration.secret and parameters.get(name) is not None}
+    # Longest first, so a secret that contains another is masked whole.
+    return tuple(sorted((v for v in values if len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True))
 
 
 def _effective_parameters(
@@ -80,9 +95,11 @@ async def _deployment_plan(api: KubeApi, namespace: str, spec: ExecutionSpec) ->
         source_namespace=namespace,
         source_config_map=deployment.spec.source.config_map if deployment.spec.source else None,
         deployment=DeploymentInfo(spec.deployment, namespace, dict(deployment.spec.inputs)),
-        parameters=_effective_parameters(declared.parameters if declared else {}, spec, declared is None),
+        parameters=(parameters := _effective_parameters(
+            declared.parameters if declared else {}, spec, declared is None)),
         defaults=TaskDefaults(retries=retries.task_retries, retry_interval=retries.retry_interval_seconds),
         dry_run=spec.dry_run,
+        secrets=secret_values(declared.parameters if declared else {}, parameters),
     )
 
 
@@ -101,8 +118,10 @@ async def _system_plan(api: KubeApi, operator_namespace: str, spec: ExecutionSpe
         source_namespace=operator_namespace,
         source_config_map=declared.source.config_map if declared is not None and declared.source else None,
         deployment=None,
-        parameters=_effective_parameters(declared.parameters if declared else {}, spec, declared is None),
+        parameters=(parameters := _effective_parameters(
+            declared.parameters if declared else {}, spec, declared is None)),
         dry_run=spec.dry_run,
+        secrets=secret_values(declared.parameters if declared else {}, parameters),
     )
 
 

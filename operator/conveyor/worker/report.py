@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.admission.parameters import REDACTED
 from conveyor.api.names import EXECUTION
 from conveyor.kube.api import KubeApi
 from conveyor.kube.events import WORKER_COMPONENT, build_event
@@ -79,6 +80,16 @@ class ExecutionReporter:
         self._dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        self._secrets: tuple[str, ...] = ()
+
+    def mask(self, secrets: tuple[str, ...]) -> None:
+        """From now on, these values are written as ****** in log lines and Events."""
+        self._secrets = secrets
+
+    def masked(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     # ----- lifecycle (on the loop) ----------------------------------------------------------------
 
@@ -108,7 +119,7 @@ class ExecutionReporter:
 
     def line(self, text: str) -> None:
         """A line of the pod log about this execution (the worker's own messages too)."""
-        self._log.line(self.name, text)
+        self._log.line(self.name, self.masked(text))
 
     # ----- handing work to the loop -------------------------------------------------------------
 
@@ -118,7 +129,7 @@ class ExecutionReporter:
 
     def _event(self, reason: str, message: str, warning: bool) -> dict[str, Any]:
         return build_event(
-            self._execution, reason, message, datetime.now(UTC),
+            self._execution, reason, self.masked(message), datetime.now(UTC),
             component=WORKER_COMPONENT, warning=warning, instance=self._instance,
         )
 

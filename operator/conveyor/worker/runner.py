@@ -106,6 +106,7 @@ class ExecutionRun:
             except ApiError as error:
                 outcome = self._never_started(f"reading the execution's deployment or source failed: {error}")
             else:
+                self.reporter.mask(plan.secrets)
                 if self._settings.force_grace_period is not None:
                     defaults = replace(plan.defaults, force_grace_period=self._settings.force_grace_period)
                     plan = replace(plan, defaults=defaults)
@@ -242,8 +243,10 @@ class ExecutionRun:
             self.reporter.line(f"{outcome.status}, but the execution is no longer this worker's")
             return True
         patch = final_patch(
-            current, outcome.status, datetime.now(UTC), error=outcome.error,
-            traceback=outcome.traceback, total=total, finished=finished, succeeded_tasks=succeeded,
+            current, outcome.status, datetime.now(UTC),
+            error=self.reporter.masked(outcome.error) if outcome.error else outcome.error,
+            traceback=self.reporter.masked(outcome.traceback) if outcome.traceback else outcome.traceback,
+            total=total, finished=finished, succeeded_tasks=succeeded,
             resumable=self.resumable,
         )
         try:
@@ -258,7 +261,7 @@ class ExecutionRun:
 
     async def _announce_end(self, written: dict[str, Any], outcome: WorkflowOutcome) -> None:
         """The final transition's Event: this worker wrote it, so it alone posts it (kube.events)."""
-        message = outcome.error or f"Workflow {self.reporter.workflow} {outcome.status}"
+        message = self.reporter.masked(outcome.error or f"Workflow {self.reporter.workflow} {outcome.status}")
         event = build_event(
             written, events.end_reason(outcome.status), message, datetime.now(UTC),
             component=WORKER_COMPONENT, instance=self._settings.pod_name, warning=outcome.status == "failed",
