@@ -232,7 +232,9 @@ class WorkerStandIn:
         """pending → started, a CAS as the worker's claim is; a lost CAS is read again, as the
         worker does (the operator may still be adding its label and finalizer)."""
         while True:
-            obj = self.cluster.wait_phase(name, "pending")
+            obj = self.cluster.wait_phase(name, "pending", "terminated", "failed", "cancelled")
+            if obj["status"]["phase"] != "pending":  # cancelled (or ended) before a worker came
+                raise ApiException(status=409, reason=f"{name} is {obj['status']['phase']}")
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             try:
                 claimed = self._patch_status(obj, {"phase": "started", "startedAt": now, "worker": self.POD})

@@ -100,6 +100,10 @@ DEPLOYMENT_STATUS_MIN_INTERVAL = 1.0
 one write per burst is enough for humans and `kubectl get cvd`."""
 
 
+CONFLICT_RETRIES = 3
+"""Writes retried on one execution's new version before falling back to a full rebuild."""
+
+
 class Resync(Exception):
     """The policy may disagree with the API: drop the batch and rebuild from the API."""
 
@@ -114,6 +118,14 @@ class LoopSettings:
     create_worker_jobs: bool = True
     lease_check_interval: float = 5.0
     config_reload_interval: float = 5.0
+
+
+def _same_request(seen: dict[str, Any], fresh: dict[str, Any]) -> bool:
+    """Whether a decision made on `seen` still holds for `fresh`: same phase (no other admitter or
+    worker moved it) and same generation (no spec change, such as a cancel request)."""
+    return phase_of(fresh) == phase_of(seen) and (
+        (fresh.get("metadata") or {}).get("generation") == (seen.get("metadata") or {}).get("generation")
+    )
 
 
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -642,13 +654,34 @@ class AdmissionLoop:
         obj = self.executions.get(key) or await self._fresh(key)
         if obj is None:
             return
-        try:
-            written = await self._write_status(obj, transition, waiting_for=waiting_for)
-        except NotFound:
-            return
-        except Conflict:
-            raise Resync(f"{key} changed while {transition.phase.value} was decided") from None
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                written = await self._write_status(obj, transition, waiting_for=waiting_for)
+                break
+            except NotFound:
+                return
+            except Conflict:
+                obj = await self._same_phase_or_resync(key, obj, transition)
+                if obj is None:
+                    return
+        else:
+            raise Resync(f"{key} kept changing while {transition.phase.value} was decided")
         await self._label(written)
+
+    async def _same_phase_or_resync(
+        self, key: ExecKey, seen: dict[str, Any], transition: Transition
+    ) -> dict[str, Any] | None:
+        """After a lost CAS on one execution: re-read it alone. If its phase is still the one the
+        decision was made on, only its metadata or spec changed (a label, our own patch, a fault):
+        the decision stands and the write is retried on the new version. If the phase moved (another
+        admitter decided, a worker claimed it), the policy's view is stale: rebuild from the API.
+        A full rebuild is O(executions), so it must not be the answer to every conflict."""
+        fresh = await self._fresh(key)
+        if fresh is None:
+            return None
+        if not _same_request(seen, fresh):
+            raise Resync(f"{key} changed while {transition.phase.value} was decided")
+        return fresh
 
     async def _start(self, decision: Start) -> None:
         key = decision.key
@@ -668,13 +701,21 @@ class AdmissionLoop:
         transition = Transition(
             ExecutionPhase.PENDING, ConditionReason.ADMITTED, "Admitted: waiting for a worker"
         )
-        try:
-            await self._write_status(obj, transition)
-        except (Conflict, NotFound):
-            fresh = await self._fresh(key)
-            if fresh is None or phase_of(fresh) not in RUNNING_PHASES:
-                await self.locks.release(ref, key.name)
-            raise Resync(f"{key} changed while it was admitted") from None
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                await self._write_status(obj, transition)
+                break
+            except (Conflict, NotFound):
+                fresh = await self._fresh(key)
+                if fresh is not None and _same_request(obj, fresh):
+                    obj = fresh  # only labels or finalizers moved: the lease is ours, write again
+                    continue
+                if fresh is None or phase_of(fresh) not in RUNNING_PHASES:
+                    await self.locks.release(ref, key.name)
+                raise Resync(f"{key} changed while it was admitted") from None
+        else:
+            await self.locks.release(ref, key.name)
+            raise Resync(f"{key} kept changing while it was admitted")
         first = self._first_seen.get(key)
         if first is not None:
             self.metrics.admission_latency.observe((_now() - first).total_seconds())
