@@ -519,6 +519,23 @@ class ChaosReport:
         return "\n".join(lines)
 
 
+def _grant_cluster_admin(sim: SimServer) -> None:
+    """The sim enforces RBAC, as a cluster does; the run is about faults and kills, not permissions,
+    so the harness user and the operators' ServiceAccounts (Deployment mode) get cluster-admin, as
+    an installer would give them what the chart grants."""
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "chaos-cluster-admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": HARNESS_USER},
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:serviceaccounts"},
+        ],
+    }
+    sim.call(sim.api.create(("rbac.authorization.k8s.io", "v1", "clusterrolebindings"), None, binding))
+
+
 class ChaosRun:
     def __init__(self, profile: Profile, work: Path, seed: int) -> None:
         self.profile = profile
@@ -649,6 +666,7 @@ class ChaosRun:
         (self.work / RUNS_FILE).touch()
         with SimServer.run_in_thread(kubeconfig=self.work / "kubeconfig", controllers=_controllers()) as sim:
             assert sim.kubeconfig is not None
+            _grant_cluster_admin(sim)
             api = self._harness_client(sim.kubeconfig)
             self._prepare(api, sim.kubeconfig)
             recorder = HistoryRecorder(api, NAMESPACE).start()

@@ -20,6 +20,7 @@ from kubetest import wait_for
 from operator_harness import Cluster, OperatorThread
 
 from conveyor.api.names import GROUP, VERSION, worker_job_name
+from conveyor.controller.worker_identity import build_worker_cluster_role
 
 pytestmark = pytest.mark.sim_only
 """Workflows write marker files on this machine: the pods must run here."""
@@ -265,6 +266,11 @@ def test_workers_run_as_the_conveyor_worker_service_account_bound_to_its_cluster
 
 def test_a_deployment_may_name_its_own_worker_service_account(e2e: E2E) -> None:
     e2e.kubectl("create", "serviceaccount", "deployer", "-n", e2e.namespace)
+    # As docs/install.md tells users: their account gets the worker's permissions by a RoleBinding to
+    # the ClusterRole `conveyor-worker` (applied here, as the chart does, in case no worker made it yet).
+    e2e.kubectl("apply", "-f", "-", input=yaml.safe_dump(build_worker_cluster_role()))
+    e2e.kubectl("create", "rolebinding", "deployer-worker", "-n", e2e.namespace,
+                "--clusterrole=conveyor-worker", f"--serviceaccount={e2e.namespace}:deployer")
     e2e.deploy()
     e2e.kubectl(
         "patch", "cvd", DEPLOYMENT, "-n", e2e.namespace, "--type=merge",

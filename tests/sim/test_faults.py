@@ -30,7 +30,28 @@ HARNESS = "chaos-harness"
 def sim_with_faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimServer]:
     kubeconfig = tmp_path_factory.mktemp("faults") / "kubeconfig"
     with SimServer.run_in_thread(kubeconfig=kubeconfig, controllers=[]) as server:
+        _let_the_impersonated_users_edit_default(server)
         yield server
+
+
+def _let_the_impersonated_users_edit_default(server: SimServer) -> None:
+    """The sim enforces RBAC: the users these tests act as may write in `default`, so that what they
+    meet is the injected fault, never a 403."""
+    admin = config.new_client_from_config(config_file=str(server.kubeconfig))
+    try:
+        binding = {
+            "metadata": {"name": "fault-test-users"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": HARNESS},
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "someone-else"},
+                {"kind": "ServiceAccount", "name": "worker", "namespace": "default"},
+            ],
+        }
+        rbac: Any = client.RbacAuthorizationV1Api(admin)
+        rbac.create_namespaced_role_binding("default", binding)
+    finally:
+        admin.close()
 
 
 @pytest.fixture

@@ -253,6 +253,13 @@ def test_pod_reaches_the_sim_as_its_service_account_with_the_injected_kubeconfig
     cluster: Cluster, sim: SimServer
 ) -> None:
     cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}})
+    cluster.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                   "metadata": {"name": "pod-reader"},
+                   "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    cluster.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": "robot-reads-pods"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": cluster.namespace}]})
     code = (
         "import os\nfrom kubernetes import client, config\n"
         "config.load_config()\n"

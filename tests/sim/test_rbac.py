@@ -297,9 +297,19 @@ def test_a_pods_process_is_subject_to_its_service_accounts_rbac(admin: Kubectl, 
 
 
 # -- the default mode -----------------------------------------------------------------------------------
-def test_the_default_mode_lets_any_authenticated_request_through(tmp_path: Path) -> None:
+def test_the_default_mode_enforces_rbac_as_kube_apiserver_does(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     with SimServer.run_in_thread(kubeconfig=kubeconfig) as server:
+        assert server.authorization == "RBAC"
+        plain = kubectl_at(str(kubeconfig))
+        token = server.api.token_for_service_account("default", "default")
+        proc = plain(f"--token={token}", "get", "secrets", "-n", "kube-system", check=False)
+        assert proc.returncode != 0 and "Forbidden" in proc.stderr
+
+
+def test_always_allow_is_still_selectable_and_lets_any_authenticated_request_through(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    with SimServer.run_in_thread(kubeconfig=kubeconfig, authorization="AlwaysAllow") as server:
         assert server.authorization == "AlwaysAllow"
         plain = kubectl_at(str(kubeconfig))
         token = server.api.token_for_service_account("default", "default")

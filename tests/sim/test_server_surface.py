@@ -82,13 +82,18 @@ def test_unknown_resource_url_is_404_status(kubectl):
 
 @pytest.mark.sim_only
 def test_serviceaccount_token_authenticates(sim):
+    """An unbound ServiceAccount is refused with 403 (who it is, not allowed), never 401 (unknown)."""
     server, _, ctx = _cluster(str(sim.kubeconfig))
     token = sim.api.token_for_service_account("default", "default")
     req = urllib.request.Request(
         f"{server}/api/v1/namespaces/default/configmaps", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(req, context=ctx) as resp:
-        assert json.loads(resp.read())["kind"] == "ConfigMapList"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, context=ctx)
+    assert refused.value.code == 403
+    status = json.loads(refused.value.read())
+    assert status["reason"] == "Forbidden"
+    assert 'User "system:serviceaccount:default:default"' in status["message"]
 
 
 def test_default_namespace_has_the_kubernetes_service(kubectl):

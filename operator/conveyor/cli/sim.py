@@ -31,11 +31,11 @@ FAULTS_HELP = (
 @click.option(
     "--authorization-mode",
     type=click.Choice(["RBAC", "AlwaysAllow"]),
-    default="AlwaysAllow",
+    default="RBAC",
     show_default=True,
     help="RBAC: enforce the stored Roles, ClusterRoles and bindings (403 Forbidden as kube-apiserver "
-    "answers). AlwaysAllow: let every authenticated request through. The default stays AlwaysAllow "
-    "until Conveyor's operator and worker RBAC are complete; it will become RBAC.",
+    "answers). AlwaysAllow: let every authenticated request through. The default is RBAC, as a real "
+    "cluster enforces it.",
 )
 @click.option("--faults", default=None, metavar="JSON", help=FAULTS_HELP)
 def sim(

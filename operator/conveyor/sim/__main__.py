@@ -16,8 +16,7 @@ from conveyor.sim.faults import FAULTS_ENV, FaultConfig
 AUTHORIZATION_HELP = (
     "How requests are authorized: RBAC enforces the stored Roles, ClusterRoles and bindings "
     "(403 Forbidden as kube-apiserver answers); AlwaysAllow lets every authenticated request through. "
-    f"Default: {DEFAULT_MODE} for now, until Conveyor's operator and worker RBAC are complete; "
-    "it will become RBAC."
+    f"Default: {DEFAULT_MODE}, as a real cluster enforces it."
 )
 FAULTS_HELP = (
     "Inject faults into the HTTP API (chaos testing), as JSON: e.g. "

@@ -10,8 +10,8 @@ What must hold:
   to them.
 - `faults` (else $CONVEYOR_SIM_FAULTS, JSON) makes the HTTP API misbehave on purpose (faults.py);
   `server.faults.configure(...)` changes it at runtime, from any thread.
-- `authorization` is "RBAC" (every HTTP request checked against the stored RBAC policy) or
-  "AlwaysAllow" (the default for now: the operator's and worker's RBAC are still being written).
+- `authorization` is "RBAC" (the default, as on a cluster: every HTTP request checked against the
+  stored RBAC policy) or "AlwaysAllow".
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 What must hold (k8s.io/apiserver/pkg/endpoints/filters/impersonation.go, authorization.go):
 - Every HTTP request is authorized, resource or not, before it is routed; in-process callers of
   `ApiService` (controllers, the kubelet, the lifecycle) act as the system and are never asked.
-- Mode "RBAC" asks `rbac.Authorizer`; "AlwaysAllow" allows everything (the default while the
-  operator's and worker's RBAC are being written; the lead will flip it).
+- Mode "RBAC" (the default, as kube-apiserver enforces it) asks `rbac.Authorizer`; "AlwaysAllow"
+  allows every authenticated request, for experiments that must leave RBAC out of the picture.
 - `Impersonate-User` (a ServiceAccount user name counts as impersonating the ServiceAccount, in its
   namespace) and each `Impersonate-Group` / `Impersonate-Uid` need the `impersonate` verb on
   users / serviceaccounts / groups / uids, checked for the requester, in that order; the first
@@ -33,7 +33,7 @@ from conveyor.sim.rbac import Attributes, Authorizer
 RBAC_MODE = "RBAC"
 ALWAYS_ALLOW = "AlwaysAllow"
 MODES = (RBAC_MODE, ALWAYS_ALLOW)
-DEFAULT_MODE = ALWAYS_ALLOW
+DEFAULT_MODE = RBAC_MODE
 
 IMPERSONATE_USER = "Impersonate-User"
 IMPERSONATE_GROUP = "Impersonate-Group"
