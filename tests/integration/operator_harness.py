@@ -8,34 +8,19 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from kubetest import wait_for
 
 from conveyor.api.names import FINALIZER, GROUP, VERSION, deployment_lease_name
 from conveyor.controller.runtime import Operator, OperatorOptions
 from conveyor.kube.events import WORKER_COMPONENT, build_event
 from conveyor.locks.holders import LeaseHolders
-
-T = TypeVar("T")
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 class OperatorThread:
