@@ -132,3 +132,21 @@ def test_terminating_namespace_refuses_new_objects_with_403(kubectl, core):
     wait_for(lambda: _exists(core, "closing-ns", "hold").metadata.deletion_timestamp, what="content deletion")
     core.patch_namespaced_config_map("hold", "closing-ns", {"metadata": {"finalizers": None}})
     kubectl("wait", "--for=delete", "namespace/closing-ns", "--timeout=10s")
+
+
+def test_a_pod_deleted_at_once_answers_with_the_pod_as_kube_apiserver_does(core, namespace):
+    """Pod storage returns the deleted object; the official client's typed delete reads a V1Pod."""
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "gone"},
+        "spec": {"nodeName": "elsewhere", "containers": [{"name": "c", "image": "busybox"}]},
+    })
+    deleted = core.delete_namespaced_pod("gone", namespace, grace_period_seconds=0)
+    assert deleted.kind == "Pod" and deleted.metadata.name == "gone"
+
+
+def test_a_configmap_delete_answers_with_a_success_status(core, namespace):
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "gone"}, "data": {"a": "b"}})
+    answer = core.delete_namespaced_config_map("gone", namespace)
+    status = answer if isinstance(answer, dict) else answer.to_dict()
+    assert status["kind"] == "Status" and status["status"] == "Success"
+    assert status["details"]["name"] == "gone"

@@ -138,6 +138,10 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     ) == _meta_compare(b.get("metadata") or {})
 
 
+RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services")}
+"""Kinds whose kube-apiserver storage answers a delete with the deleted object, not a Status (the
+official client's typed delete_namespaced_pod fails to read a Status there)."""
+
 class ApiService:
     """kube-apiserver's REST semantics over the store. See the module docstring for the rules."""
 
@@ -1055,7 +1059,8 @@ class ApiService:
         dry_run: bool = False,
         req: Request | None = None,
     ) -> dict[str, Any]:
-        """Returns the object when it lingers (finalizers, graceful pods) or for custom resources,
+        """Returns the object when it lingers (finalizers, graceful pods), for custom resources and
+        for the kinds whose kube-apiserver storage returns the deleted object (pods, services),
         otherwise a Status Success, as kube-apiserver answers."""
         rt, req = self.resource(res), req or Request()
         if "delete" not in rt.verbs:
@@ -1132,7 +1137,7 @@ class ApiService:
         )
         if not lingering:
             final = obj if dry_run else self._remove(rt, obj, obj)
-            if rt.is_custom:
+            if rt.is_custom or rt.key in RETURNS_DELETED_OBJECT:
                 return self._out(rt, final, req)
             return {
                 "kind": "Status",
