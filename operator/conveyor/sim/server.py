@@ -149,6 +149,8 @@ class SimApp:
             )
         except web.HTTPException:
             raise
+        except ConnectionResetError:
+            raise  # the client went away mid-request: nothing to answer, nothing went wrong here
         except Exception as exc:  # render, never leak a traceback page to a client
             log.exception("internal error serving %s %s", request.method, request.path)
             return _status_response(StatusError(500, "InternalError", f"Internal error occurred: {exc}"))
