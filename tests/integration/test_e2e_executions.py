@@ -264,6 +264,24 @@ def test_workers_run_as_the_conveyor_worker_service_account_bound_to_its_cluster
     e2e.kubectl("get", "clusterrole", "conveyor-worker")
 
 
+def test_the_worker_service_account_reads_no_secrets_and_nothing_outside_its_namespace(e2e: E2E) -> None:
+    """Least privilege, enforced by the API server: the worker's own token is refused Secrets in
+    its namespace and Executions in another, and may read its namespace's Executions."""
+    e2e.deploy()
+    e2e.final(e2e.run("hello", "least"), "terminated")
+    token = e2e.kubectl("create", "token", "conveyor-worker", "-n", e2e.namespace).stdout.strip()
+
+    def as_worker(*args: str) -> Any:
+        return e2e.kubectl(*args, f"--token={token}", check=False)
+
+    secrets = as_worker("get", "secrets", "-n", e2e.namespace)
+    assert secrets.returncode != 0 and "Forbidden" in secrets.stderr, secrets.stderr
+    elsewhere = as_worker("get", "executions.conveyor.dev", "-n", "default")
+    assert elsewhere.returncode != 0 and "Forbidden" in elsewhere.stderr, elsewhere.stderr
+    own = as_worker("get", "executions.conveyor.dev", "-n", e2e.namespace)
+    assert own.returncode == 0, own.stderr
+
+
 def test_a_deployment_may_name_its_own_worker_service_account(e2e: E2E) -> None:
     e2e.kubectl("create", "serviceaccount", "deployer", "-n", e2e.namespace)
     # As docs/install.md tells users: their account gets the worker's permissions by a RoleBinding to
