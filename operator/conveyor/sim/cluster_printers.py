@@ -17,30 +17,16 @@ from conveyor.sim.tables import (
     NAME,
     Cells,
     Column,
+    _d,
+    _name,
     age,
     format_label_selector,
 )
+from conveyor.sim.tables import _created as _age  # the printers' shared helpers, one copy
 
 
 def _c(name: str, type_: str = "string", priority: int = 0) -> Column:
     return Column(name, type_, "", priority)
-
-
-def _d(obj: dict[str, Any], *path: str) -> Any:
-    node: Any = obj
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _name(obj: dict[str, Any]) -> str:
-    return str(_d(obj, "metadata", "name") or "")
-
-
-def _age(obj: dict[str, Any], now: datetime) -> str:
-    return age(_d(obj, "metadata", "creationTimestamp"), now)
 
 
 def _bool(value: Any) -> str:
