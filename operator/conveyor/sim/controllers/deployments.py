@@ -25,6 +25,7 @@ from conveyor.sim.controllers.client import DEPLOYMENTS, PODS, REPLICASETS, Clie
 from conveyor.sim.controllers.events import NORMAL, EventRecorder
 from conveyor.sim.controllers.jobs import is_active, is_ready, now_text, owner_reference
 from conveyor.sim.controllers.loop import Controller, Key, own_key, owner_keys
+from conveyor.sim.selectors import selector_from_match
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -44,24 +45,6 @@ def template_hash(template: dict[str, Any], collisions: int = 0) -> str:
 
 def _selector_labels(selector: dict[str, Any] | None) -> dict[str, str]:
     return dict((selector or {}).get("matchLabels") or {})
-
-
-def _matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist)."""
-    selector = selector or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or ():
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 # Deployment annotations the controller keeps to itself rather than copying onto its ReplicaSets.
@@ -167,10 +150,11 @@ class ReplicaSetController:
         rs = await self.client.get(REPLICASETS, namespace, name)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return None
+        selector = selector_from_match(rs["spec"].get("selector"))
         pods = [
             p
             for p in await self.client.list(PODS, namespace, _selector_labels(rs["spec"].get("selector")))
-            if _owned_by(p, rs) and _matches(rs["spec"].get("selector"), p["metadata"].get("labels") or {})
+            if _owned_by(p, rs) and selector.matches(p["metadata"].get("labels"))
         ]
         active = [p for p in pods if is_active(p)]
         wanted = int(rs["spec"].get("replicas", 1))
