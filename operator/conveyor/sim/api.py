@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.sim import aggregation, bootstrap_policy, builtin_schema, crds, patching, reviews, schema
+from conveyor.sim.admission import chain as admission
+from conveyor.sim.admission.attributes import AdmissionAttributes, Operation
+from conveyor.sim.builtin_schema import admission_policies
 from conveyor.sim.builtin_schema.defaults import generate_job_selector
 from conveyor.sim.errors import (
     StatusError,
@@ -441,9 +444,14 @@ class ApiService:
             return reviews.answer(rt, namespace if rt.namespaced else None, obj, req.user_info(),
                                   self.authorizer)
         manager = field_manager or _manager_from_agent(req.user_agent)
-        return self._out(
-            rt, self._create(rt, namespace, obj, req, manager, field_validation or "Warn", dry_run), req
-        )
+        validation = field_validation or "Warn"
+        if self._admission_applies(rt):
+            options = _options("CreateOptions", dry_run, fieldManager=manager, fieldValidation=validation)
+            built = await self._create_admitted(
+                rt, namespace, obj, req, manager, validation, dry_run, options
+            )
+            return self._out(rt, built, req)
+        return self._out(rt, self._create(rt, namespace, obj, req, manager, validation, dry_run), req)
 
     def _create(
         self,
@@ -510,6 +518,9 @@ class ApiService:
             obj["apiVersion"] = self._storage_version(rt)
         if dry_run:
             return obj
+        return self._commit_create(rt, obj)
+
+    def _commit_create(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         stored = self.store.create(rt.group, rt.plural, obj)
         self._after_write(rt, stored, None)
         return stored
@@ -596,6 +607,8 @@ class ApiService:
                 causes.extend(schema.validate(obj, rt.schema))
         else:
             causes.extend(builtin_schema.validate_builtin(rt, obj))
+            if (rt.group, rt.kind) == admission_policies.KEY:
+                causes.extend(admission_policies.validate_policy_expressions(obj))
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes.extend(crds.validate(obj, old))
         if old is not None and old["metadata"].get("deletionTimestamp"):
@@ -752,7 +765,9 @@ class ApiService:
         rt, req = self.resource(res), req or Request()
         if "update" not in rt.verbs:
             raise method_not_allowed()
-        new = body if req.shared else clone(body)
+        admitted = self._admission_applies(rt)
+        # Under admission a write may have to start over (see _update_admitted): keep `body` intact.
+        new = body if req.shared and not admitted else clone(body)
         if not isinstance(new, dict):
             raise bad_request("Object 'Kind' is missing in the request body")
         ns = self._scope(rt, namespace)
@@ -760,8 +775,25 @@ class ApiService:
         if old is None:
             raise not_found(rt.plural, rt.group, name)
         manager = field_manager or _manager_from_agent(req.user_agent)
+        options = (
+            _options("UpdateOptions", dry_run, fieldManager=manager, fieldValidation=field_validation)
+            if admitted else None
+        )
+        mark, request = len(req.warnings), req
+
+        async def start_over() -> dict[str, Any]:
+            """The object changed while admission ran: redo the write, as kube's GuaranteedUpdate does."""
+            del request.warnings[mark:]
+            return await self.update(
+                res, namespace, name, body, subresource=subresource, dry_run=dry_run,
+                field_manager=field_manager, field_validation=field_validation, req=request,
+            )
+
         if subresource == "scale":
-            return self._write_scale(rt, old, new, req, manager, dry_run)
+            if not admitted:
+                return self._write_scale(rt, old, new, req, manager, dry_run)
+            scale = await self._scale_admitted(rt, old, new, req, manager, dry_run, options)
+            return scale if scale is not None else await start_over()
         self._check_subresource(rt, subresource, name)
         meta = new.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
@@ -782,9 +814,14 @@ class ApiService:
             )
         self._check_type(rt, new)
         self._decode(rt, new, req, field_validation or "Warn")
-        return self._out(
-            rt, self._update(rt, old, new, subresource, manager, "Update", expected, dry_run), req
+        if not admitted:
+            return self._out(
+                rt, self._update(rt, old, new, subresource, manager, "Update", expected, dry_run), req
+            )
+        stored = await self._update_admitted(
+            rt, old, new, subresource, manager, "Update", expected, dry_run, req, options
         )
+        return self._out(rt, stored, req) if stored is not None else await start_over()
 
     def _check_subresource(self, rt: ResourceType, subresource: str | None, name: str) -> None:
         if subresource is not None and subresource not in rt.subresources:
@@ -847,11 +884,7 @@ class ApiService:
         if "generation" in old_meta and self._spec_changed(rt, old, new):
             meta["generation"] = old_meta["generation"] + 1
         self._validate(rt, new, old)
-        if (
-            old_meta.get("deletionTimestamp")
-            and not meta.get("finalizers")
-            and not self._graceful_pending(rt, old)
-        ):
+        if self._ends_deletion(rt, old, new):
             if dry_run:
                 return new
             return self._remove(rt, new, old)
@@ -864,6 +897,14 @@ class ApiService:
         stored = self.store.update(rt.group, rt.plural, new, old_meta["resourceVersion"])
         self._after_write(rt, stored, old)
         return stored
+
+    def _ends_deletion(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """An update of an object being deleted that drops its last finalizer removes it."""
+        return bool(
+            old["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and not self._graceful_pending(rt, old)
+        )
 
     def _graceful_pending(self, rt: ResourceType, obj: dict[str, Any]) -> bool:
         """A pod being deleted gracefully waits for its kubelet even once its finalizers are gone."""
@@ -912,6 +953,22 @@ class ApiService:
         ns = self._scope(rt, namespace)
         self._check_subresource(rt, subresource, name)
         old = self.store.get(rt.group, rt.plural, ns, name)
+        admitted = self._admission_applies(rt)
+        options = (
+            _options("PatchOptions", dry_run, fieldManager=field_manager, fieldValidation=field_validation,
+                     force=force if kind == "apply" else None)
+            if admitted else None
+        )
+        mark, request = len(req.warnings), req
+
+        async def start_over() -> dict[str, Any]:
+            """The object changed while admission ran: redo the patch, as kube's GuaranteedUpdate does."""
+            del request.warnings[mark:]
+            return await self.patch(
+                res, namespace, name, patch, patch_type, subresource=subresource, dry_run=dry_run,
+                field_manager=field_manager, field_validation=field_validation, force=force, req=request,
+            )
+
         if old is None:
             if kind != "apply" or subresource is not None:
                 raise not_found(rt.plural, rt.group, name)
@@ -921,14 +978,20 @@ class ApiService:
             self._check_type(rt, applied, required=True)
             obj = patching.server_side_apply(None, applied, manager, force, rt.group, rt.kind, None)
             obj["metadata"].pop("resourceVersion", None)
-            obj = self._create_applied(rt, ns, obj, req, validation, dry_run)
+            if admitted:
+                obj = await self._create_admitted(rt, ns, obj, req, None, validation, dry_run, options)
+            else:
+                obj = self._create_applied(rt, ns, obj, req, validation, dry_run)
             return self._out(rt, obj, req)
         base: dict[str, Any] = self._scale_of(rt, old) if subresource == "scale" else old
         patched = self._apply_patch(rt, base, patch, kind, manager, force, subresource)
         if not isinstance(patched, dict):
             raise bad_request("patched object is not a JSON object")
         if subresource == "scale":
-            return self._write_scale(rt, old, patched, req, manager, dry_run)
+            if not admitted:
+                return self._write_scale(rt, old, patched, req, manager, dry_run)
+            scale = await self._scale_admitted(rt, old, patched, req, manager, dry_run, options)
+            return scale if scale is not None else await start_over()
         if kind == "apply":
             self._check_type(rt, patched)
         expected = (patched.get("metadata") or {}).get("resourceVersion") or None
@@ -936,6 +999,13 @@ class ApiService:
             expected = None
         self._decode(rt, patched, req, validation)
         operation = "Apply" if kind == "apply" else "Update"
+        if admitted:
+            # Apply: server_side_apply already recorded ownership (manager None keeps it).
+            stored = await self._update_admitted(
+                rt, old, patched, subresource, None if kind == "apply" else manager, operation, expected,
+                dry_run, req, options,
+            )
+            return self._out(rt, stored, req) if stored is not None else await start_over()
         if kind == "apply":
             # server_side_apply already recorded ownership; keep it rather than re-tracking as Update.
             return self._out(rt, self._update_applied(rt, old, patched, subresource, expected, dry_run), req)
@@ -984,6 +1054,147 @@ class ApiService:
         dry_run: bool,
     ) -> dict[str, Any]:
         return self._update(rt, old, new, subresource, None, "Apply", expected, dry_run)
+
+    # ---- admission -------------------------------------------------------------------------------
+    # A write under admission is built whole without being stored (the dry-run path: defaults,
+    # patches, managedFields, a generated name), judged by admission.chain, then stored exactly as
+    # built. Nothing is awaited between building and storing when only policies judge it; a webhook
+    # call may let another write in, so an update re-checks that the object is still the one it was
+    # built from, and starts over when it is not (a 409 Conflict if the client gave a
+    # resourceVersion), as kube-apiserver's GuaranteedUpdate does.
+
+    def _admission_applies(self, rt: ResourceType) -> bool:
+        """Asked on every write, so O(1): no configuration stored means no admission work at all."""
+        return admission.configured(self.store) and not admission.exempt(rt)
+
+    async def _admit(
+        self,
+        rt: ResourceType,
+        operation: Operation,
+        subresource: str | None,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        req: Request,
+        dry_run: bool,
+        options: dict[str, Any] | None,
+        *,
+        name: str | None = None,
+        kind: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Runs the admission chain; its warnings join the response's (the error's too: a refusal
+        raises StatusError after they are added). `kind`: (group, version, kind) of an object that
+        is not the resource's own, such as a Scale."""
+        meta = (obj if obj is not None else old or {}).get("metadata") or {}
+        if rt.namespaced:
+            namespace = meta.get("namespace") or ""
+        elif rt.key == ("", "namespaces"):
+            namespace = meta.get("name") or ""  # kube gives a Namespace its own name as request namespace
+        else:
+            namespace = ""
+        attrs = AdmissionAttributes(
+            operation=operation,
+            group=rt.group,
+            version=rt.version,
+            resource=rt.plural,
+            subresource=subresource or "",
+            kind=kind[2] if kind else rt.kind,
+            kind_group=kind[0] if kind else None,
+            kind_version=kind[1] if kind else None,
+            namespace=namespace,
+            name=(meta.get("name") or "") if name is None else name,
+            object=obj,
+            old_object=old,
+            user=req.user_info(),
+            dry_run=dry_run,
+            options=options,
+            uid=str(uuid.uuid4()),
+        )
+        found: list[str] = []
+        try:
+            await admission.admit(self, attrs, found)
+        finally:
+            # A write that starts over is judged again: its warnings are sent once, as kube dedupes.
+            req.warnings.extend(w for w in dict.fromkeys(found) if w not in req.warnings)
+
+    async def _create_admitted(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        obj: dict[str, Any],
+        req: Request,
+        manager: str | None,
+        validation: str,
+        dry_run: bool,
+        options: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        # kube names the request after the body's name: empty for a generateName create.
+        requested = ((obj.get("metadata") if isinstance(obj, dict) else None) or {}).get("name") or ""
+        built = self._create(rt, namespace, obj, req, manager, validation, True)
+        await self._admit(rt, "CREATE", None, built, None, req, dry_run, options, name=str(requested))
+        if dry_run:
+            return built
+        meta = built["metadata"]
+        if rt.namespaced:
+            self._check_namespace_open(rt, meta["namespace"], meta["name"])
+        return self._commit_create(rt, built)
+
+    async def _update_admitted(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        subresource: str | None,
+        manager: str | None,
+        operation: str,
+        expected: str | None,
+        dry_run: bool,
+        req: Request,
+        options: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The stored (or, dry run, would-be) object; None when the caller must start over."""
+        built = self._update(rt, old, new, subresource, manager, operation, expected, True)
+        await self._admit(rt, "UPDATE", subresource, built, old, req, dry_run, options)
+        if dry_run:
+            return built
+        if not self._unchanged(rt, old, expected):
+            return None
+        if built is old:  # a no-op write: nothing to store
+            return old
+        if self._ends_deletion(rt, old, built):
+            return self._remove(rt, built, old)
+        stored = self.store.update(rt.group, rt.plural, built, old["metadata"]["resourceVersion"])
+        self._after_write(rt, stored, old)
+        return stored
+
+    async def _scale_admitted(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        scale: dict[str, Any],
+        req: Request,
+        manager: str,
+        dry_run: bool,
+        options: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """A scale write is judged on Scale objects (autoscaling/v1), as kube shows it to admission."""
+        would = self._write_scale(rt, old, scale, req, manager, True)
+        await self._admit(rt, "UPDATE", "scale", would, self._scale_of(rt, old), req, dry_run, options,
+                          kind=("autoscaling", "v1", "Scale"))
+        if dry_run:
+            return would
+        expected = (scale.get("metadata") or {}).get("resourceVersion") or None
+        if not self._unchanged(rt, old, expected):
+            return None
+        return self._write_scale(rt, old, scale, req, manager, False)
+
+    def _unchanged(self, rt: ResourceType, old: dict[str, Any], expected: str | None) -> bool:
+        """Whether `old` is still what is stored; a 409 when not and the client named a version."""
+        meta = old["metadata"]
+        if self.store.get(rt.group, rt.plural, meta.get("namespace") or "", meta["name"]) is old:
+            return True
+        if expected is not None:
+            raise conflict(rt.plural, rt.group, meta["name"])
+        return False
 
     # ---- scale -----------------------------------------------------------------------------------
 
@@ -1069,6 +1280,16 @@ class ApiService:
         obj = self.store.get(rt.group, rt.plural, ns, name)
         if obj is None:
             raise not_found(rt.plural, rt.group, name)
+        if self._admission_applies(rt):
+            options = _options("DeleteOptions", dry_run, propagationPolicy=propagation_policy,
+                               gracePeriodSeconds=grace_period_seconds, preconditions=preconditions)
+            await self._admit(rt, "DELETE", None, None, obj, req, dry_run, options)
+            if self.store.get(rt.group, rt.plural, ns, name) is not obj:  # changed meanwhile: judge it again
+                return await self.delete(
+                    rt, namespace, name, propagation_policy=propagation_policy,
+                    grace_period_seconds=grace_period_seconds, preconditions=preconditions,
+                    dry_run=dry_run, req=req,
+                )
         return self._delete(rt, obj, propagation_policy, grace_period_seconds, preconditions, dry_run, req)
 
     def _delete(
@@ -1217,9 +1438,15 @@ class ApiService:
             req=Request(shared=True),
         )
         items = []
+        admitted = self._admission_applies(rt)
+        options = _options("DeleteOptions", dry_run, propagationPolicy=propagation_policy,
+                           gracePeriodSeconds=grace_period_seconds)
         for obj in listed["items"]:
             meta = obj["metadata"]
             current = self.store.get(rt.group, rt.plural, meta.get("namespace") or "", meta["name"])
+            if current is not None and admitted:  # each item is judged as its own DELETE, as in kube
+                await self._admit(rt, "DELETE", None, None, current, req, dry_run, options)
+                current = self.store.get(rt.group, rt.plural, meta.get("namespace") or "", meta["name"])
             if current is None:
                 continue
             result = self._delete(
@@ -1247,6 +1474,15 @@ class ApiService:
             return self._remove(rt, new, old)
         stored = self.store.update("", "namespaces", new, old["metadata"]["resourceVersion"])
         return clone(stored)
+
+
+def _options(kind: str, dry_run: bool, **fields: Any) -> dict[str, Any]:
+    """The meta/v1 *Options object of a write, as admission's `request.options` shows it."""
+    options: dict[str, Any] = {"kind": kind, "apiVersion": "meta.k8s.io/v1"}
+    if dry_run:
+        options["dryRun"] = ["All"]
+    options.update({k: v for k, v in fields.items() if v is not None})
+    return options
 
 
 def _manager_from_agent(agent: str) -> str:

@@ -52,6 +52,8 @@ VERSION_INFO = {
     "platform": "linux/amd64",
 }
 USER = web.RequestKey("user", UserInfo)
+# The API call a resource request became: its warnings go with the response, or with the error.
+CALL = web.RequestKey("call", Request)
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/readyz", "/livez", "/version/"})
 
 LogHandler = Callable[[web.Request, ApiService, str, str, str], Awaitable[web.StreamResponse]]
@@ -68,10 +70,16 @@ class Target:
     watch_prefix: bool = False
 
 
-def _status_response(err: StatusError) -> web.Response:
+def _warning_header(text: str) -> str:
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _status_response(err: StatusError, warnings: list[str] | None = None) -> web.Response:
     resp = web.json_response(err.to_status(), status=err.code)
     for key, value in err.headers.items():
         resp.headers[key] = value
+    for text in warnings or ():
+        resp.headers.add("Warning", _warning_header(text))
     return resp
 
 
@@ -86,7 +94,7 @@ def _json(
     if ";" in content_type:
         resp.headers["Content-Type"] = content_type
     for text in warnings or ():
-        resp.headers.add("Warning", '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        resp.headers.add("Warning", _warning_header(text))
     return resp
 
 
@@ -142,7 +150,10 @@ class SimApp:
         try:
             return await handler(request)
         except StatusError as err:
-            return _status_response(err)
+            # Warnings gathered before the refusal (admission's, decoding's) go with the error, as
+            # kube sends them.
+            call = request.get(CALL)
+            return _status_response(err, call.warnings if call is not None else None)
         except web.HTTPNotFound:
             return _status_response(
                 StatusError(404, "NotFound", "the server could not find the requested resource", {})
@@ -292,6 +303,7 @@ class SimApp:
             user=user.username, user_agent=request.headers.get("User-Agent", ""), shared=True,
             groups=user.groups,
         )
+        request[CALL] = req
         method = request.method
         rt = target.rt
         dry_run = q.get("dryRun") == "All"
@@ -353,7 +365,7 @@ class SimApp:
                     dry_run=dry_run,
                     req=req,
                 )
-                return _json(result)
+                return _json(result, 200, req.warnings)
             raise method_not_allowed()
         name = target.name
         sub = target.subresource
@@ -417,7 +429,7 @@ class SimApp:
                 if opts.get("propagationPolicy") == "Foreground" and result.get("kind") != "Status"
                 else 200
             )
-            return _json(result, code)
+            return _json(result, code, req.warnings)
         if method == "POST":
             body = await self._body(request)
             obj = await self.api.create(
@@ -427,7 +439,7 @@ class SimApp:
                 subresource=sub,
                 req=req,
             )
-            return _json(obj, 201)
+            return _json(obj, 201, req.warnings)
         raise method_not_allowed()
 
     async def _body(self, request: web.Request) -> Any:

@@ -9,6 +9,7 @@ calls this after assigning the uid.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import threading
@@ -229,7 +230,17 @@ def _namespace(obj: Obj) -> None:
 
 
 def _secret(obj: Obj) -> None:
+    """`stringData` is write-only: kube merges it into `data` (base64, winning over a `data` key of
+    the same name) when it decodes a write, so it is never stored and readers (kubelet volumes and
+    env) see every key in `data`."""
     obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data")
+        if not isinstance(data, dict):
+            data = obj["data"] = {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _cron_job(obj: Obj) -> None:

@@ -29,6 +29,17 @@ class RuleError(Exception):
     """A rule that does not compile: reported as a cause instead of crashing the write."""
 
 
+def _parse_error_text(exc: Exception) -> str:
+    """kube's shape, `ERROR: <input>:line:column: Syntax error` and the source with a caret (celpy's
+    column counts from 0, cel-go's from 1; celpy gives no reason)."""
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    source = str(exc.args[0] if exc.args else exc).rstrip()
+    if isinstance(line, int) and isinstance(column, int):
+        shown = "\n".join(f" | {text}" for text in source.splitlines())
+        return f"ERROR: <input>:{line}:{column + 1}: Syntax error\n{shown}"
+    return source
+
+
 def _program(expr: str) -> Any:
     prog = _programs.get(expr)
     if prog is not None:
@@ -37,7 +48,7 @@ def _program(expr: str) -> Any:
     try:
         prog = env.program(env.compile(expr))
     except Exception as exc:  # celpy raises its own parse errors
-        raise RuleError(f"compilation failed: {exc}") from exc
+        raise RuleError(f"compilation failed: {_parse_error_text(exc)}") from exc
     with _lock:
         _programs[expr] = prog
     return prog
@@ -47,8 +58,26 @@ def is_transition_rule(rule: dict[str, Any]) -> bool:
     return bool(_OLD_SELF.search(rule.get("rule", "")))
 
 
-def _evaluate(expr: str, activation: dict[str, Any]) -> Any:
-    result = _program(expr).evaluate(activation)
+def compilation_error(expr: str) -> str | None:
+    """Why `expr` does not compile ("compilation failed: ..."), None when it does."""
+    try:
+        _program(expr)
+    except RuleError as exc:
+        return str(exc)
+    return None
+
+
+def evaluate(expr: str, activation: dict[str, Any]) -> Any:
+    """The CEL value of `expr` over `activation` (names to CEL values), compiled once per text.
+
+    Every failure, compilation or evaluation (including celpy's own type errors), is a RuleError:
+    callers judge a rule's outcome, never crash a write on one."""
+    try:
+        result = _program(expr).evaluate(activation)
+    except RuleError:
+        raise
+    except Exception as exc:  # celpy surfaces type errors as plain Python exceptions
+        raise RuleError(str(exc)) from exc
     if isinstance(result, celpy.CELEvalError):
         raise RuleError(str(result.args[0] if result.args else result))
     return result
@@ -81,11 +110,8 @@ def check(rules: list[dict[str, Any]], value: Any, old: Any, path: str, type_lab
             activation["oldSelf"] = celpy.json_to_cel(old)
         where = path or "<nil>"
         try:
-            ok = _evaluate(expr, activation)
+            ok = evaluate(expr, activation)
         except RuleError as exc:
-            causes.append(fe.invalid(where, type_label, f"{exc} evaluating rule: {expr}"))
-            continue
-        except Exception as exc:  # celpy type errors surface as Python exceptions
             causes.append(fe.invalid(where, type_label, f"{exc} evaluating rule: {expr}"))
             continue
         if isinstance(ok, celtypes.BoolType) and bool(ok):
@@ -93,10 +119,10 @@ def check(rules: list[dict[str, Any]], value: Any, old: Any, path: str, type_lab
         message = rule.get("message") or f"failed rule: {expr.strip()}"
         if rule.get("messageExpression"):
             try:
-                text = _evaluate(rule["messageExpression"], activation)
+                text = evaluate(rule["messageExpression"], activation)
                 if isinstance(text, str) and text.strip():
                     message = str(text)
-            except Exception:
+            except RuleError:
                 pass
         target = _join(path, rule.get("fieldPath", ""))
         reason = rule.get("reason") or "FieldValueInvalid"
