@@ -113,28 +113,60 @@ def parse_label_selector(text: str | None) -> LabelSelector:
     return LabelSelector(reqs)
 
 
-def selector_from_match(match: dict[str, Any] | None) -> LabelSelector:
-    """A LabelSelector from a structured `{matchLabels, matchExpressions}` (Deployments, Jobs, PDBs)."""
+_MATCH_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+
+
+def selector_from_match(match: dict[str, Any] | None, *, tolerant: bool = False) -> LabelSelector:
+    """A LabelSelector from a structured `{matchLabels, matchExpressions}` (Deployments, Jobs, PDBs).
+
+    Controllers read selectors that validation has let through, and a malformed one there is a bug
+    that must show (KeyError). Validation itself must judge objects whose selector is malformed, so
+    with `tolerant` what cannot be read is left out instead: an expression that is not a mapping or
+    has an unknown operator adds no requirement; one without a key requires the key `""`, which no
+    label has (so `In` and `Exists` fail and `NotIn` and `DoesNotExist` hold).
+    """
     if not match:
         return LabelSelector([])
-    reqs = [Requirement(k, "=", (str(v),)) for k, v in (match.get("matchLabels") or {}).items()]
-    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
-    for expr in match.get("matchExpressions") or []:
-        reqs.append(Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ())))
+    if not tolerant:
+        reqs = [Requirement(k, "=", (str(v),)) for k, v in (match.get("matchLabels") or {}).items()]
+        for expr in match.get("matchExpressions") or []:
+            reqs.append(
+                Requirement(expr["key"], _MATCH_OPERATORS[expr["operator"]], tuple(expr.get("values") or ()))
+            )
+        return LabelSelector(reqs)
+    labels = match.get("matchLabels")
+    reqs = [Requirement(k, "=", (str(v),)) for k, v in (labels if isinstance(labels, dict) else {}).items()]
+    expressions = match.get("matchExpressions")
+    for expr in expressions if isinstance(expressions, list) else ():
+        op = _MATCH_OPERATORS.get(str(expr.get("operator"))) if isinstance(expr, dict) else None
+        if op is None:
+            continue
+        key, values = expr.get("key"), expr.get("values")
+        reqs.append(Requirement(
+            key if isinstance(key, str) else "", op, tuple(values) if isinstance(values, list) else ()
+        ))
     return LabelSelector(reqs)
 
 
 def selector_to_string(match: dict[str, Any] | None) -> str:
-    """The string form of a structured selector, as `Scale.status.selector` renders it."""
-    parts = [f"{k}={v}" for k, v in sorted((match or {}).get("matchLabels", {}).items())]
-    for expr in (match or {}).get("matchExpressions") or []:
-        op = expr["operator"]
+    """The string form of a structured selector: `Scale.status.selector`, and kubectl's SELECTOR
+    column (`format_label_selector` in `tables`, which shows `<none>` for the empty string).
+
+    matchLabels sorted by key, then the expressions in their order, each one's values sorted, as
+    kube's `labels.Selector.String()` sorts them. Stored selectors are not all validated (a
+    NetworkPolicy's podSelector), so an expression without a known operator is left out.
+    """
+    if not match:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((match.get("matchLabels") or {}).items())]
+    for expr in match.get("matchExpressions") or []:
+        key, op = expr.get("key", ""), expr.get("operator")
         if op == "Exists":
-            parts.append(expr["key"])
+            parts.append(key)
         elif op == "DoesNotExist":
-            parts.append("!" + expr["key"])
-        else:
-            parts.append(f"{expr['key']} {op.lower()} ({','.join(sorted(expr.get('values') or []))})")
+            parts.append("!" + key)
+        elif op in ("In", "NotIn"):
+            parts.append(f"{key} {op.lower()} ({','.join(sorted(str(v) for v in expr.get('values') or []))})")
     return ",".join(parts)
 
 

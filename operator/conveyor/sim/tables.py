@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.sim.resources import ResourceType
+from conveyor.sim.selectors import selector_to_string
 
 # ---------------------------------------------------------------------------------------------
 # JSONPath: the subset CRD printer columns use (k8s.io/client-go/util/jsonpath semantics): field
@@ -304,21 +305,8 @@ def _int(value: Any) -> int:
 
 
 def format_label_selector(selector: dict[str, Any] | None) -> str:
-    """metav1.FormatLabelSelector: `a=b,c in (d,e),!f`; `<none>` for an empty selector."""
-    if not selector:
-        return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(values)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(values)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts) if parts else "<none>"
+    """metav1.FormatLabelSelector: the selector's string form, `<none>` for an empty selector."""
+    return selector_to_string(selector) or "<none>"
 
 
 def _format_labels(labels: dict[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeGuard
 
 from conveyor.sim.schema import field_errors as fe
 from conveyor.sim.schema import names
+from conveyor.sim.selectors import selector_from_match
 
 Causes = list[dict[str, str]]
 MAX_CONFIG_SIZE = 1024 * 1024
@@ -115,31 +116,15 @@ def validate_pod_spec(spec: Any, path: str) -> Causes:
     return causes
 
 
-def _selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or ():
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def _template(spec: dict[str, Any], selector: Any, restart: tuple[str, ...] | None) -> Causes:
     causes: Causes = []
     template = spec.get("template")
     if not isinstance(template, dict):
         return [fe.required("spec.template")]
     labels = (template.get("metadata") or {}).get("labels") or {}
-    empty = not selector or not (selector.get("matchLabels") or selector.get("matchExpressions"))
-    if isinstance(selector, dict) and not empty and not _selector_matches(selector, labels):
+    # An empty selector matches anything (its own rule is on spec.selector); a malformed expression
+    # is left out of the check rather than failing the request (see selector_from_match).
+    if isinstance(selector, dict) and not selector_from_match(selector, tolerant=True).matches(labels):
         causes.append(fe.invalid("spec.template.metadata.labels", labels,
                                  "`selector` does not match template `labels`"))
     pod_spec = template.get("spec")
