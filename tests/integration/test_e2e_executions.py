@@ -245,21 +245,24 @@ def test_a_queued_execution_starts_when_the_running_one_ends(e2e: E2E) -> None:
     assert e2e.marks("second") == 1
 
 
-def test_workers_run_as_the_conveyor_worker_service_account_bound_to_its_cluster_role(e2e: E2E) -> None:
+def test_each_deployment_s_worker_runs_as_its_own_service_account_bound_to_the_cluster_role(
+    e2e: E2E,
+) -> None:
     e2e.deploy()
     e2e.final(e2e.run("hello", "who"), "terminated")
     job = wait_for(e2e.job, 10, "the worker Job")
-    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker"
-    account = e2e.kubectl("get", "serviceaccount", "conveyor-worker", "-n", e2e.namespace, "-o", "yaml")
-    assert yaml.safe_load(account.stdout)["metadata"]["name"] == "conveyor-worker"
+    account_name = f"conveyor-worker-{DEPLOYMENT}"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == account_name
+    account = e2e.kubectl("get", "serviceaccount", account_name, "-n", e2e.namespace, "-o", "yaml")
+    assert yaml.safe_load(account.stdout)["metadata"]["name"] == account_name
     binding = yaml.safe_load(
-        e2e.kubectl("get", "rolebinding", "conveyor-worker", "-n", e2e.namespace, "-o", "yaml").stdout
+        e2e.kubectl("get", "rolebinding", account_name, "-n", e2e.namespace, "-o", "yaml").stdout
     )
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "conveyor-worker"
     }
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "conveyor-worker", "namespace": e2e.namespace}
+        {"kind": "ServiceAccount", "name": account_name, "namespace": e2e.namespace}
     ]
     e2e.kubectl("get", "clusterrole", "conveyor-worker")
 
@@ -269,7 +272,8 @@ def test_the_worker_service_account_reads_no_secrets_and_nothing_outside_its_nam
     its namespace and Executions in another, and may read its namespace's Executions."""
     e2e.deploy()
     e2e.final(e2e.run("hello", "least"), "terminated")
-    token = e2e.kubectl("create", "token", "conveyor-worker", "-n", e2e.namespace).stdout.strip()
+    account = f"conveyor-worker-{DEPLOYMENT}"
+    token = e2e.kubectl("create", "token", account, "-n", e2e.namespace).stdout.strip()
 
     def as_worker(*args: str) -> Any:
         return e2e.kubectl(*args, f"--token={token}", check=False)

@@ -1,9 +1,11 @@
 """End to end under RBAC: the chart's own permissions are enough, and no more is assumed.
 
-A local control plane of its own enforces RBAC. The chart's ServiceAccounts, (Cluster)Roles and
-bindings are installed from `helm template`; the operator runs as the chart's operator
-ServiceAccount (a token from `kubectl create token`), and worker pods run as `conveyor-worker`,
-whose ServiceAccount and RoleBinding the operator makes in a namespace the chart never heard of.
+A local control plane of its own enforces RBAC and admission policies. The chart's ServiceAccounts,
+(Cluster)Roles and bindings, and its worker isolation policy, are installed from `helm template`;
+the operator runs as the chart's operator ServiceAccount (a token from `kubectl create token`), and
+each deployment's worker pods run as `conveyor-worker-<deployment>`, whose ServiceAccount and
+RoleBinding the operator makes in a namespace the chart never heard of.
+(tests/integration/test_worker_isolation.py shares these fixtures.)
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.sim_only
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASE, OPERATOR_NAMESPACE = "conveyor", "conveyor-system"
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+ACCESS_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 WORKER_TIMEOUT = 60.0
 
 FLOWS = textwrap.dedent(
@@ -42,14 +45,15 @@ FLOWS = textwrap.dedent(
 )
 
 
-def _chart_rbac() -> list[dict[str, Any]]:
+def _chart_access_control() -> list[dict[str, Any]]:
+    """RBAC and the worker isolation policy, as the chart renders them."""
     helm = REPO / ".tools" / "bin" / "helm"
     proc = subprocess.run(
         [str(helm), "template", RELEASE, str(REPO / "charts" / "conveyor"), "--namespace", OPERATOR_NAMESPACE,
          "--set", "crds.install=false"],
         capture_output=True, text=True, timeout=120, check=True,
     )
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc and doc["kind"] in RBAC_KINDS]
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc and doc["kind"] in ACCESS_KINDS]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def rbac_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         for crd in ("deployments.conveyor.dev", "executions.conveyor.dev"):
             admin("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=30s")
         admin("create", "namespace", OPERATOR_NAMESPACE)
-        admin("apply", "-f", "-", input=yaml.safe_dump_all(_chart_rbac()))
+        admin("apply", "-f", "-", input=yaml.safe_dump_all(_chart_access_control()))
         yield server
 
 

@@ -87,7 +87,6 @@ def release(kubeconfig: str, kubectl: Any, namespace: str, tmp_path: Path) -> It
         "--set", f"metrics.port={port}",
         "--set", f"metrics.service.port={port}",
         "--set", f"watchNamespaces={{{namespace}}}",
-        "--set", f"workerNamespaces={{{namespace}}}",
         "--set", "operator.readinessProbe.periodSeconds=1",
     )  # fmt: skip
     try:
@@ -137,7 +136,7 @@ kind: Deployment
 metadata: {{name: hello, namespace: {namespace}}}
 spec:
   source: {{configMap: hello-workflows}}
-  worker: {{serviceAccountName: conveyor-worker, idleTimeoutSeconds: 5}}
+  worker: {{idleTimeoutSeconds: 5}}
   workflows:
     greet:
       mapping: hello_flows.hello

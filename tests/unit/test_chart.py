@@ -25,7 +25,7 @@ SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 
 VALUE_SETS: dict[str, tuple[str, ...]] = {
     "default": (),
-    "watch-namespaces": ("--set", "watchNamespaces={shop,web}", "--set", "workerNamespaces={shop}"),
+    "watch-namespaces": ("--set", "watchNamespaces={shop,web}"),
     "no-crds": ("--set", "crds.install=false"),
     "service-monitor": ("--set", "metrics.serviceMonitor.enabled=true"),
 }
@@ -372,26 +372,28 @@ def test_worker_cluster_role_is_the_one_the_operator_creates_when_missing() -> N
     assert role["rules"] == build_worker_cluster_role()["rules"]
 
 
-def test_worker_rbac_in_each_worker_namespace_and_the_operator_namespace() -> None:
+def test_only_the_system_worker_gets_an_account_from_the_chart_in_the_release_namespace() -> None:
+    """Deployment workers get theirs from the operator (one per deployment): a namespace-wide
+    `conveyor-worker` account elsewhere would be shared by every worker there."""
     docs = _render(*VALUE_SETS["watch-namespaces"])
     accounts = {
-        doc["metadata"]["namespace"]
+        (doc["metadata"]["namespace"], doc["metadata"]["name"])
         for doc in _of_kind(docs, "ServiceAccount")
-        if doc["metadata"]["name"] == "conveyor-worker"
+        if doc["metadata"]["name"].startswith("conveyor-worker")
     }
-    assert accounts == {"shop", NAMESPACE}
-    for namespace in accounts:
-        (binding,) = [
-            doc
-            for doc in _of_kind(docs, "RoleBinding")
-            if doc["metadata"]["name"] == "conveyor-worker" and doc["metadata"]["namespace"] == namespace
-        ]
-        assert binding["roleRef"] == {
-            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "conveyor-worker"
-        }
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": "conveyor-worker", "namespace": namespace}
-        ]
+    assert accounts == {(NAMESPACE, "conveyor-worker")}
+    (binding,) = [
+        doc
+        for doc in _of_kind(docs, "RoleBinding")
+        if doc["metadata"]["name"].startswith("conveyor-worker")
+    ]
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "conveyor-worker"
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "conveyor-worker", "namespace": NAMESPACE}
+    ]
 
 
 def test_worker_roles_grant_no_rbac_and_snapshots_only_what_they_need() -> None:

@@ -16,7 +16,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "manifests" / "install.yaml"
 APPLICATION = REPO / "manifests" / "argocd" / "application.yaml"
-CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {
+    "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+}
 
 
 def _render_script() -> ModuleType:

@@ -52,11 +52,6 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
-{{/* Where worker RBAC goes: workerNamespaces plus the release's (the system worker). */}}
-{{- define "conveyor.workerNamespaces" -}}
-{{- append .Values.workerNamespaces .Release.Namespace | uniq | join "," -}}
-{{- end -}}
-
 {{/* Argo CD applies lower waves first: CRDs, then RBAC and configuration, then the operator. */}}
 {{- define "conveyor.syncWave" -}}
 argocd.argoproj.io/sync-wave: {{ . | quote }}

@@ -52,6 +52,8 @@ APP_NAME = "conveyor"
 
 ANNOTATION_RESUME = f"{GROUP}/resume"
 """Set to a new token to resume a failed or cancelled execution; each distinct token resumes once."""
+ANNOTATION_RESTORED_FROM = f"{GROUP}/restored-from"
+"""On an object a snapshot restore created: the snapshot's name (the webhook lets restores through)."""
 ANNOTATION_HOLDERS = f"{GROUP}/holders"
 """On a deployment Lease: the forced executions holding it besides `holderIdentity`."""
 

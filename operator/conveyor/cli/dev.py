@@ -8,6 +8,10 @@ kubeconfig users point kubectl and the CLI at. What must hold:
 - Ctrl-C (SIGINT) or SIGTERM stops everything: the operator first (it releases its leader Lease),
   then the control plane, whose kubelet stops the worker pods' process groups. No child process is
   left behind.
+- Workers are held to their own deployment's Executions as on a cluster installed with the chart:
+  the worker isolation policy (`controller.worker_policy`) is installed before the operator starts,
+  when the control plane serves ValidatingAdmissionPolicies (otherwise RBAC alone applies, as on
+  Kubernetes before 1.30, and a note says so).
 - `--demo` applies every YAML document under `examples/` (a file that fails is reported and skipped,
   the rest still apply) and prints the executions' progress as it happens.
 """
@@ -24,14 +28,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 import yaml
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
 
-from conveyor.api.crds import generate_crds
 from conveyor.api.names import (
     CONFIG_MAP_KEY,
     CONFIG_MAP_NAME,
@@ -42,6 +43,9 @@ from conveyor.api.names import (
     VERSION,
 )
 
+if TYPE_CHECKING:  # the client is imported when a command talks to the API: `--help` stays fast
+    from kubernetes import client
+
 DEFAULT_KUBECONFIG = Path(".conveyor") / "kubeconfig"
 DEFAULT_CONFIG_DATA = {CONFIG_MAP_KEY: "maxRunningExecutions: 0\n"}
 SETUP_TIMEOUT_SECONDS = 60.0
@@ -49,6 +53,7 @@ OPERATOR_STOP_SECONDS = 20.0
 DEMO_WATCH_SECONDS = 30
 DEMO_JOIN_SECONDS = 5.0
 FIELD_MANAGER = "conveyor-dev"
+NOT_FOUND = 404
 
 # Apply order of the demo's documents: what others refer to first, Executions last.
 _KIND_ORDER = {"Namespace": 0, "ServiceAccount": 1, "Secret": 1, "ConfigMap": 1, "Deployment": 2}
@@ -193,10 +198,18 @@ class DevSession:
     # ----- setup, through the API as any client would -------------------------------------------
 
     def _client(self) -> client.ApiClient:
+        from kubernetes import config
+
         return config.new_client_from_config(config_file=str(self.admin_kubeconfig), persist_config=False)
 
     def _install(self) -> None:
-        """CRDs (established), the operator's namespace and its configuration."""
+        """CRDs (established), the worker isolation policy, the operator's namespace and its
+        configuration."""
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        from conveyor.api.crds import generate_crds
+
         with self._client() as api:
             extensions = client.ApiextensionsV1Api(api)
             for crd in generate_crds():
@@ -207,6 +220,7 @@ class DevSession:
                         raise
             for crd in generate_crds():
                 _wait_established(extensions, crd["metadata"]["name"])
+            _install_worker_policy(client.AdmissionregistrationV1Api(api))
             core = client.CoreV1Api(api)
             _create_if_absent(
                 lambda: core.create_namespace(cast(Any, {"metadata": {"name": self.operator_namespace}}))
@@ -252,8 +266,10 @@ class DevSession:
                 click.echo(f"demo: stopped showing progress: {error}", err=True)
 
     def _show_executions(self, api: client.ApiClient) -> None:
+        from kubernetes import client
+
         """One line per status or progress change of any Execution, until the session stops."""
-        from conveyor.cli.executions import interrupt, watch_lines
+        from conveyor.cli.watches import interrupt, watch_lines
 
         custom = client.CustomObjectsApi(api)
         last: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -294,11 +310,11 @@ class DevSession:
                         click.echo(f"demo: {key[0]}/{key[1]} {shown[0]}{progress}{error}")
 
     def _stop_demo(self) -> None:
-        """Stop the demo's thread before the interpreter exits (see executions.interrupt)."""
+        """Stop the demo's thread before the interpreter exits (see watches.interrupt)."""
         with self._demo_lock:
             self._demo_stop.set()
             if self._demo_response is not None:
-                from conveyor.cli.executions import interrupt
+                from conveyor.cli.watches import interrupt
 
                 interrupt(self._demo_response)
         if self._demo_thread is not None:
@@ -306,11 +322,32 @@ class DevSession:
 
 
 def _create_if_absent(create: Any) -> None:
+    from kubernetes.client.rest import ApiException
+
     try:
         create()
     except ApiException as error:
         if error.status != 409:
             raise
+
+
+def _install_worker_policy(admission: client.AdmissionregistrationV1Api) -> None:
+    from kubernetes.client.rest import ApiException
+
+    from conveyor.controller.worker_policy import build_worker_policy, build_worker_policy_binding
+
+    try:
+        policy = cast(Any, build_worker_policy())
+        _create_if_absent(lambda: admission.create_validating_admission_policy(policy))
+    except ApiException as error:
+        if error.status != NOT_FOUND:
+            raise
+        click.echo("conveyor dev: the control plane serves no ValidatingAdmissionPolicy: workers are held "
+                   "to their namespace by RBAC, not to their deployment", err=True)
+        return
+    _create_if_absent(
+        lambda: admission.create_validating_admission_policy_binding(cast(Any, build_worker_policy_binding()))
+    )
 
 
 def _wait_established(extensions: client.ApiextensionsV1Api, name: str) -> None:

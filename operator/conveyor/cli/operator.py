@@ -60,6 +60,24 @@ if TYPE_CHECKING:
     show_default=True,
     help="Seconds a worker may go without renewing its lease before its executions are lost.",
 )
+@click.option(
+    "--webhook-port",
+    type=int,
+    default=None,
+    help="Serve the validating admission webhook on this port (HTTPS); left out: no webhook.",
+)
+@click.option(
+    "--webhook-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The webhook's serving certificate (PEM), with --webhook-key; both left out: self-signed.",
+)
+@click.option(
+    "--webhook-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The private key of --webhook-cert (PEM).",
+)
 @click.option("--no-worker-jobs", is_flag=True, hidden=True, help="Do not create worker Jobs (tests).")
 @click.option("--no-leader-election", is_flag=True, hidden=True, help="Admit without leading (tests only).")
 @click.option(
@@ -74,6 +92,9 @@ def operator(
     kubeconfig: str | None,
     worker_image: str,
     lease_duration: int,
+    webhook_port: int | None,
+    webhook_cert: str | None,
+    webhook_key: str | None,
     no_worker_jobs: bool,
     no_leader_election: bool,
     identity: str | None,
@@ -82,12 +103,17 @@ def operator(
     """Run the Conveyor operator."""
     if namespaces and all_namespaces:
         raise click.UsageError("--namespace and --all-namespaces are exclusive")
+    if (webhook_cert is None) != (webhook_key is None):
+        raise click.UsageError("--webhook-cert and --webhook-key go together")
+    if webhook_cert is not None and webhook_port is None:
+        raise click.UsageError("--webhook-cert needs --webhook-port")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event otherwise
     from conveyor.controller.runtime import Operator, OperatorOptions  # kopf: only when it runs
+    from conveyor.controller.webhook import WebhookOptions
 
     options = OperatorOptions(
         operator_namespace=operator_namespace,
@@ -99,6 +125,9 @@ def operator(
         worker_image=worker_image,
         lease_duration_seconds=lease_duration,
         handle_signals=True,
+        webhook=None
+        if webhook_port is None
+        else WebhookOptions(port=webhook_port, certfile=webhook_cert, keyfile=webhook_key),
     )
     if identity:
         options.identity = identity

@@ -61,6 +61,7 @@ from conveyor.api.names import (
 )
 from conveyor.controller.metrics import OperatorMetrics
 from conveyor.controller.requests import (
+    admissible_deployment,
     created_at,
     exec_key,
     invalid_reason,
@@ -82,7 +83,6 @@ from conveyor.controller.status import (
     execution_metadata_patch,
     execution_status_patch,
 )
-from conveyor.controller.worker_identity import WORKER_SERVICE_ACCOUNT
 from conveyor.controller.worker_job import build_system_worker_job, build_worker_job
 from conveyor.controller.workers import WorkerProvisioner
 from conveyor.kube.api import KubeApi
@@ -520,9 +520,9 @@ class AdmissionLoop:
 
     async def _admit(self, key: ExecKey, obj: dict[str, Any]) -> None:
         deployment_name = (obj.get("spec") or {}).get("deployment")
-        deployment = await self._deployment_of(key, deployment_name) if deployment_name else None
-        if deployment is not None and _deleting(deployment):
-            deployment = None
+        deployment = admissible_deployment(
+            await self._deployment_of(key, deployment_name) if deployment_name else None
+        )
         why = invalid_reason(obj, deployment, self.settings.operator_namespace, self.config)
         if why is not None:
             await self._carry_out([Invalid(key, why)])
@@ -755,9 +755,7 @@ class AdmissionLoop:
     def _worker_job(self, deployment: DeploymentKey | None, obj: dict[str, Any] | None) -> dict[str, Any]:
         image = self.config.worker_image or self.settings.worker_image
         if deployment is None or obj is None:
-            return build_system_worker_job(
-                self.settings.operator_namespace, image=image, service_account=WORKER_SERVICE_ACCOUNT
-            )
+            return build_system_worker_job(self.settings.operator_namespace, image=image)
         return build_worker_job(
             Deployment.model_validate(obj),
             default_image=image,
@@ -775,16 +773,12 @@ class AdmissionLoop:
                 return
         job = self._worker_job(deployment, obj)
         namespace = job["metadata"]["namespace"]
-        pod_spec = job["spec"]["template"]["spec"]
         try:
-            problem = None
-            if pod_spec.get("serviceAccountName") == WORKER_SERVICE_ACCOUNT:
-                problem = await self.workers.ensure_identity(namespace)
-            if problem is None:
-                await self.workers.ensure_job(job)
-                return
+            problem = await self.workers.ensure_worker(job)
         except ApiError as error:  # tried again at the next lease check; report, go on
             logger.warning("worker of %s: %s", key, error)
+            return
+        if problem is None:
             return
         message = f"No worker can run in namespace {namespace}: {problem.message}"
         execution = self.executions.get(key)

@@ -82,12 +82,20 @@ def system_wide_outside(namespace: str, operator_namespace: str) -> str:
     )
 
 
-def _first_error(error: ValidationError) -> str:
+def first_error(error: ValidationError) -> str:
     """The first problem, with the field it is in (`spec.scheduledTime: ...`), as the API server's
     422 messages name theirs; values the CRD schema lets through can still fail the model."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ()))
     return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def admissible_deployment(deployment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Deployment as admission sees it: one being deleted takes no new executions, so it counts
+    as absent (the controller and the webhook must agree on this)."""
+    if deployment is None or (deployment.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    return deployment
 
 
 def invalid_reason(
@@ -98,7 +106,7 @@ def invalid_reason(
     try:
         execution = Execution.model_validate(obj)
     except ValidationError as error:
-        return f"Invalid Execution spec: {_first_error(error)}"
+        return f"Invalid Execution spec: {first_error(error)}"
     spec = execution.spec
     namespace = execution.metadata["namespace"]
     declared: dict[str, ParameterDeclaration]
@@ -118,7 +126,7 @@ def invalid_reason(
         try:
             parsed = Deployment.model_validate(deployment)
         except ValidationError as error:
-            return f"Deployment {spec.deployment} is invalid: {_first_error(error)}"
+            return f"Deployment {spec.deployment} is invalid: {first_error(error)}"
         if spec.workflow in BUILTIN_DEPLOYMENT_WORKFLOWS and spec.workflow not in parsed.spec.workflows:
             return None
         workflow = parsed.spec.workflows.get(spec.workflow)

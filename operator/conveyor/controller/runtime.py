@@ -14,8 +14,10 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -26,6 +28,8 @@ from conveyor.controller.handlers import build_registry
 from conveyor.controller.leadership import Leadership
 from conveyor.controller.login import connection_from_kubeconfig
 from conveyor.controller.metrics import OperatorMetrics, bound_port, serve_metrics
+from conveyor.controller.webhook import WebhookEndpoint, WebhookOptions, build_endpoint, register_webhooks
+from conveyor.controller.webhook_state import WebhookReader
 from conveyor.kube.api import KubeApi, load_client
 from conveyor.locks.leases import DEFAULT_LEASE_DURATION_SECONDS, LeaseLocks
 
@@ -56,6 +60,8 @@ class OperatorOptions:
     lease_check_interval: float = 5.0
     config_reload_interval: float = 5.0
     """How often the ConfigMap `conveyor-config` is read again (its changes apply live)."""
+    webhook: WebhookOptions | None = None
+    """The validating admission webhook (`controller.webhook`); None: off (the default)."""
     handle_signals: bool = False
     """SIGINT/SIGTERM set `stop` (the `conveyor operator` command). kopf takes these signals over
     when it starts in the main thread and would stop only itself, leaving admission and the leader
@@ -77,6 +83,7 @@ class Operator:
         self.metrics_port: int | None = None
         self.loop: AdmissionLoop | None = None
         self.leadership: Leadership | None = None
+        self.webhook: WebhookEndpoint | None = None
         self.ready = asyncio.Event()
 
     def _login(self, **kwargs: Any) -> kopf.ConnectionInfo:
@@ -117,6 +124,13 @@ class Operator:
             runner = await serve_metrics(self.metrics, options.metrics_port)
             self.metrics_port = bound_port(runner)
         registry = build_registry(loop, self._login)
+        scratch: tempfile.TemporaryDirectory[str] | None = None
+        if options.webhook is not None:
+            scratch = tempfile.TemporaryDirectory(prefix="conveyor-webhook-")  # a self-signed pair, if any
+            self.webhook = build_endpoint(options.webhook, Path(scratch.name))
+            # Its own LeaseLocks: the webhook only reads, and must not touch the admission loop's copies.
+            reader = WebhookReader(api, LeaseLocks(api), options.operator_namespace, namespaces)
+            register_webhooks(registry, reader, self.webhook, options.webhook.read_timeout)
         kopf_ready = asyncio.Event()
         kopf_stop = asyncio.Event()  # set only once admission has stopped: kopf waits for the tasks it sees
         kopf_task = asyncio.create_task(
@@ -159,6 +173,8 @@ class Operator:
             if runner is not None:
                 await runner.cleanup()
             await api.close()
+            if scratch is not None:
+                scratch.cleanup()
 
 
 async def _first(*awaitables: Awaitable[object]) -> None:

@@ -11,8 +11,11 @@ nothing to do. What must hold:
 - the Job's pods are replaced on failure (the new pod takes over: claims are CAS writes, so an old
   and a new pod never both run one execution);
 - finished Jobs are cleaned up (`ttlSecondsAfterFinished`), so the next admission can recreate it;
-- the pod runs as the ServiceAccount `conveyor-worker` (`worker_identity`) unless the Deployment
-  names another in `spec.worker.serviceAccountName`.
+- the pod runs as its deployment's own ServiceAccount `conveyor-worker-<deployment>`
+  (`worker_identity`) unless the Deployment names another in `spec.worker.serviceAccountName`; the
+  name is never shortened (the isolation policy computes it), so a Deployment name too long for it
+  gets a Job naming an invalid account, which `workers` refuses to create;
+- the system worker runs as `conveyor-worker`, which the isolation policy does not restrict.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from conveyor.api.names import (
     label_value,
     worker_job_name,
 )
-from conveyor.controller.worker_identity import WORKER_SERVICE_ACCOUNT
+from conveyor.controller.worker_identity import SYSTEM_WORKER_SERVICE_ACCOUNT, worker_service_account_name
 
 WORKER_COMPONENT = "worker"
 WORKER_CONTAINER = "worker"
@@ -166,7 +169,7 @@ def build_worker_job(
         worker.image or default_image,
         env=_pod_env(env),
         resources=resources,
-        service_account=worker.service_account_name or WORKER_SERVICE_ACCOUNT,
+        service_account=worker.service_account_name or worker_service_account_name(name),
         owner=owner,
     )
 
@@ -176,7 +179,7 @@ def build_system_worker_job(
     *,
     image: str,
     idle_timeout_seconds: int = DEFAULT_IDLE_TIMEOUT_SECONDS,
-    service_account: str = WORKER_SERVICE_ACCOUNT,
+    service_account: str = SYSTEM_WORKER_SERVICE_ACCOUNT,
 ) -> dict[str, Any]:
     """The Job that runs system-wide executions, in the operator's namespace."""
     command = [

@@ -51,6 +51,7 @@ from conveyor.admission.parameters import REDACTED, redact
 from conveyor.api.config import InvalidConfig, parse_operator_config
 from conveyor.api.models import FINAL_PHASES, RUNNING_PHASES, ParameterDeclaration, WorkflowDeclaration
 from conveyor.api.names import (
+    ANNOTATION_RESTORED_FROM,
     API_VERSION,
     CONFIG_MAP_NAME,
     DEPLOYMENT,
@@ -65,7 +66,6 @@ from conveyor.workflows.decorator import workflow
 from conveyor.workflows.errors import NonRecoverableError, RecoverableError
 
 LABEL_SNAPSHOT = f"{GROUP}/snapshot"
-ANNOTATION_RESTORED_FROM = f"{GROUP}/restored-from"
 ANNOTATION_REDACTED = f"{GROUP}/redacted-parameters"
 """On a snapshot's copy of an object: the parameters whose values were masked, comma-separated."""
 BUILTIN_SYSTEM_WORKFLOWS = frozenset({"create_snapshot", "restore_snapshot"})

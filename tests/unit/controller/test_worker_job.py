@@ -73,9 +73,18 @@ def test_the_system_worker_runs_in_the_operator_namespace() -> None:
     assert "--system" in job["spec"]["template"]["spec"]["containers"][0]["command"]
 
 
-def test_workers_run_as_the_conveyor_worker_service_account_by_default() -> None:
+def test_workers_run_as_their_deployment_own_service_account_by_default() -> None:
     job = build_worker_job(_deployment(), default_image="img", operator_namespace="ns")
-    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker-web"
+
+
+def test_a_long_deployment_name_keeps_its_whole_name_in_the_service_account() -> None:
+    """Never shortened: the isolation policy computes the name from spec.deployment."""
+    deployment = Deployment.model_validate(
+        {"metadata": {"name": "x" * 100, "namespace": "shop"}, "spec": {"workflows": {}}}
+    )
+    job = build_worker_job(deployment, default_image="img", operator_namespace="ns")
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "conveyor-worker-" + "x" * 100
 
 
 def test_the_system_worker_runs_as_the_conveyor_worker_service_account() -> None:
