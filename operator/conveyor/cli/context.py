@@ -6,7 +6,9 @@ Conventions kubectl users expect: `--kubeconfig` (else $KUBECONFIG, else ~/.kube
 namespace (`--operator-namespace`, else $CONVEYOR_NAMESPACE, else conveyor-system) without the user
 naming it, because only that namespace may hold system-wide executions.
 
-The client is built lazily, on first use, so `--help` and usage errors never need a cluster. API
+The client is built lazily, on first use, so `--help` and usage errors never need a cluster; the
+`kubernetes` package itself (with urllib3, about 0.1-0.3 s to import: it loads every API model) is
+imported then too, by this module and by the few functions that catch its exceptions. API
 failures become one clear line on stderr and exit code 1, never a traceback: scripts rely on the
 exit codes (0 done, 1 failed, 2 usage, 3 cancelled, 4 timed out).
 """
@@ -15,18 +17,19 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
-from kubernetes.config.config_exception import ConfigException
 
 from conveyor.api.names import DEFAULT_OPERATOR_NAMESPACE, GROUP, OPERATOR_NAMESPACE_ENV, VERSION
+
+if TYPE_CHECKING:
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +74,9 @@ class ClusterClient:
 
     @cached_property
     def api_client(self) -> client.ApiClient:
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             return config.new_client_from_config(
                 config_file=self.target.kubeconfig, context=self.target.context, persist_config=False
@@ -86,6 +92,9 @@ class ClusterClient:
         """-n, else the namespace of the selected context, else `default` (as kubectl does)."""
         if self.target.namespace:
             return self.target.namespace
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             contexts, active = config.list_kube_config_contexts(config_file=self.target.kubeconfig)
         except (ConfigException, OSError) as error:
@@ -104,19 +113,27 @@ class ClusterClient:
 
     @cached_property
     def custom(self) -> client.CustomObjectsApi:
+        from kubernetes import client
+
         return client.CustomObjectsApi(self.api_client)
 
     @cached_property
     def core(self) -> client.CoreV1Api:
+        from kubernetes import client
+
         return client.CoreV1Api(self.api_client)
 
     @cached_property
     def batch(self) -> client.BatchV1Api:
+        from kubernetes import client
+
         return client.BatchV1Api(self.api_client)
 
     # Conveyor objects, as plain dicts (what the API returns, what -o json prints).
 
     def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from kubernetes.client.rest import ApiException
+
         try:
             return cast(dict[str, Any], self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, namespace, plural, name
@@ -157,6 +174,23 @@ def api_failure_message(error: ApiException) -> str:
     return f"the API server refused the request ({error.status} {error.reason})"
 
 
+def cluster_failure_message(cluster: ClusterClient, error: Exception) -> str | None:
+    """One line for an API refusal or a connection failure; None for any other error (a bug: its
+    traceback must show). Only a command that used the client can meet these, and it has imported
+    the client, so importing it here costs nothing then."""
+    if "kubernetes" not in sys.modules:
+        return None
+    import urllib3
+    from kubernetes.client.rest import ApiException
+
+    if isinstance(error, ApiException):
+        return api_failure_message(error)
+    if isinstance(error, urllib3.exceptions.HTTPError):
+        host = getattr(cluster.api_client.configuration, "host", "?")
+        return f"cannot reach the cluster at {host}: {error}"
+    return None
+
+
 def exit_with(failure: CommandFailed) -> NoReturn:
     click.echo(failure.message, err=True)
     raise click.exceptions.Exit(failure.exit_code)
@@ -182,11 +216,11 @@ def cluster_options(command: F) -> F:
             return command(*args, cluster=cluster, **kwargs)
         except CommandFailed as failure:
             exit_with(failure)
-        except ApiException as error:
-            exit_with(CommandFailed(api_failure_message(error)))
-        except urllib3.exceptions.HTTPError as error:
-            host = getattr(cluster.api_client.configuration, "host", "?")
-            exit_with(CommandFailed(f"cannot reach the cluster at {host}: {error}"))
+        except Exception as error:
+            said = cluster_failure_message(cluster, error)
+            if said is None:
+                raise
+            exit_with(CommandFailed(said))
         finally:
             cluster.close()
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import click
 
-from conveyor.api.crds import render_crds_yaml
-
 
 def _stale_files(directory: Path, rendered: dict[str, str]) -> list[str]:
     """One summary line per file that is missing or differs, with a short unified diff."""
@@ -53,6 +51,8 @@ def _stale_files(directory: Path, rendered: dict[str, str]) -> list[str]:
 )
 def crds(output_dir: Path | None, check: bool) -> None:
     """Print the Conveyor CRDs (a multi-document YAML), or write them with --output-dir."""
+    from conveyor.api.crds import render_crds_yaml  # the models and yaml: only when rendering
+
     rendered = render_crds_yaml()
     if check:
         directory = output_dir or Path("crds")

@@ -11,14 +11,12 @@ import sys
 from typing import Any
 
 import click
-import yaml
-from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 
 from conveyor.api.models import Deployment
 from conveyor.api.names import API_VERSION, DEPLOYMENT, GROUP, VERSION
 from conveyor.cli.context import ClusterClient, cluster_options, fail, output_option
-from conveyor.cli.render import age, as_list, print_fields, print_structured, print_table
+from conveyor.cli.render import age, print_fields, print_objects, print_structured
 
 PLURAL = DEPLOYMENT.plural
 RESOURCE = f"{DEPLOYMENT.singular}.{GROUP}"
@@ -53,14 +51,8 @@ def list_(cluster: ClusterClient, all_namespaces: bool, output: str) -> None:
     namespace = None if all_namespaces else cluster.namespace
     items = cluster.list_objects(PLURAL, namespace)
     items.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
-    if output != "table":
-        print_structured(as_list(items), output)
-        return
-    headers = (["namespace"] if all_namespaces else []) + [
-        "name", "workflows", "phase", "running", "queued", "worker", "age",
-    ]
-    where = "any namespace" if all_namespaces else f"namespace {namespace}"
-    print_table(headers, [_row(o, all_namespaces) for o in items], f"No deployments found in {where}.")
+    headers = ["name", "workflows", "phase", "running", "queued", "worker", "age"]
+    print_objects(items, output, headers, lambda o: _row(o, all_namespaces), namespace, "deployments")
 
 
 @deployments.command(name="get")
@@ -69,6 +61,8 @@ def list_(cluster: ClusterClient, all_namespaces: bool, output: str) -> None:
 @cluster_options
 def get(cluster: ClusterClient, name: str, output: str) -> None:
     """Show Deployment NAME: its workflows, inputs, source, worker and status."""
+    import yaml  # on first use, as the client: `--help` does without both (see context.py)
+
     obj = cluster.get_object(PLURAL, cluster.namespace, name)
     if obj is None:
         fail(f"deployment {name} not found in namespace {cluster.namespace}")
@@ -95,6 +89,8 @@ def get(cluster: ClusterClient, name: str, output: str) -> None:
 
 def load_deployments(text: str, where: str, default_namespace: str) -> list[dict[str, Any]]:
     """The Deployments in a YAML/JSON text, each checked against the model; any fault fails them all."""
+    import yaml
+
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as error:
@@ -128,6 +124,8 @@ def load_deployments(text: str, where: str, default_namespace: str) -> list[dict
 @cluster_options
 def create(cluster: ClusterClient, filename: str) -> None:
     """Create the Deployments of a file (all are checked before any is created)."""
+    from kubernetes.client.rest import ApiException  # imported on first use: see context.py
+
     if filename == "-":
         text, where = sys.stdin.read(), "standard input"
     else:
@@ -153,6 +151,8 @@ def create(cluster: ClusterClient, filename: str) -> None:
 @cluster_options
 def delete(cluster: ClusterClient, name: str) -> None:
     """Delete Deployment NAME (the operator keeps it, phase Deleting, until its executions end)."""
+    from kubernetes.client.rest import ApiException  # imported on first use: see context.py
+
     try:
         cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, cluster.namespace, PLURAL, name)
     except ApiException as error:

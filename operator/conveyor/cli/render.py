@@ -5,23 +5,27 @@ What must hold: output meant for scripts is stable. `-o json|yaml` prints the ob
 returns them (a `List` for many, as kubectl does); tables never wrap or truncate when stdout is not a
 terminal; progress written to a pipe is plain lines (one per status change and per event), never
 terminal control codes. Live, colourful rendering is only for terminals.
+
+rich and yaml are imported where they are used: every command's `--help` imports this module, and
+rich alone takes tens of milliseconds to import.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
-import yaml
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from conveyor.api.models import FINAL_PHASES, ExecutionPhase
 from conveyor.kube.times import parse_time
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+    from rich.table import Table
 
 PIPE_WIDTH = 250
 """Columns of a table written to a pipe: wide enough that nothing is cut."""
@@ -29,6 +33,8 @@ PIPE_WIDTH = 250
 
 def console(err: bool = False) -> Console:
     """A console on stdout (or stderr) that does not wrap when it is not a terminal."""
+    from rich.console import Console
+
     probe = Console(stderr=err)
     if probe.is_terminal:
         return probe
@@ -40,6 +46,8 @@ def print_structured(data: Any, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
     else:
+        import yaml
+
         click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip("\n"))
 
 
@@ -50,6 +58,8 @@ def as_list(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def build_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     """kubectl's look: upper-case headers, no borders, columns separated by spaces."""
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, expand=False, header_style="bold", padding=(0, 3, 0, 0))
     for header in headers:
         table.add_column(header.upper(), no_wrap=True, overflow="ignore")
@@ -64,6 +74,24 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: st
         click.echo(empty, err=True)
         return
     console().print(build_table(headers, rows))
+
+
+def print_objects(
+    objects: list[dict[str, Any]],
+    output: str,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], list[str]],
+    namespace: str | None,
+    kind: str,
+) -> None:
+    """What a `list` command prints: the objects as a `List` (-o json|yaml), or a table that has a
+    namespace column when `namespace` is None (every namespace), or kubectl's "No ... found" line."""
+    if output != "table":
+        print_structured(as_list(objects), output)
+        return
+    columns = (["namespace"] if namespace is None else []) + list(headers)
+    where = "any namespace" if namespace is None else f"namespace {namespace}"
+    print_table(columns, [row(obj) for obj in objects], f"No {kind} found in {where}.")
 
 
 def print_fields(fields: Sequence[tuple[str, str]]) -> None:
@@ -141,6 +169,9 @@ class LiveProgress:
     """For terminals: a rich progress bar (status, operations finished/total), events printed above it."""
 
     def __init__(self, name: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.name = name
         self._progress = Progress(
             TextColumn("[bold]{task.fields[execution]}"),
@@ -175,6 +206,8 @@ class LiveProgress:
 
 
 def progress_view(name: str) -> ProgressView:
+    from rich.console import Console
+
     return LiveProgress(name) if Console().is_terminal else PlainProgress(name)
 
 

@@ -16,13 +16,15 @@ from typing import Any
 import click
 
 from conveyor.cli.context import ClusterClient, cluster_options, fail, output_option
-from conveyor.cli.executions import build_execution, run_execution
+from conveyor.cli.execution_request import build_execution
+from conveyor.cli.following import run_execution
 from conveyor.cli.render import age, as_list, print_structured, print_table
-from conveyor.workflows.snapshots import CONFIG_MAP_PREFIX, INDEX_KEY, LABEL_SNAPSHOT
 
 
 def snapshot_indexes(config_maps: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
     """The ConfigMaps that carry a snapshot's index, with the index; parts without one are skipped."""
+    from conveyor.workflows.snapshots import INDEX_KEY  # with the kube client: on use, see context.py
+
     found = []
     for config_map in config_maps:
         raw = (config_map.data or {}).get(INDEX_KEY)
@@ -34,6 +36,16 @@ def snapshot_indexes(config_maps: list[Any]) -> list[tuple[Any, dict[str, Any]]]
             index = {}
         found.append((config_map, index if isinstance(index, dict) else {}))
     return found
+
+
+def _kept_snapshots(cluster: ClusterClient, namespace: str) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(name, ConfigMap, index) of the snapshots kept in `namespace`; an index without a name is
+    named after its ConfigMap."""
+    from conveyor.workflows.snapshots import CONFIG_MAP_PREFIX, LABEL_SNAPSHOT
+
+    listed = cluster.core.list_namespaced_config_map(namespace, label_selector=LABEL_SNAPSHOT)
+    return [(index.get("name") or config_map.metadata.name.removeprefix(CONFIG_MAP_PREFIX), config_map, index)
+            for config_map, index in snapshot_indexes(listed.items)]
 
 
 @click.group(name="snapshots")
@@ -85,16 +97,15 @@ def create(
 def list_(cluster: ClusterClient, output: str) -> None:
     """List the snapshots kept in the operator's namespace."""
     namespace = cluster.operator_namespace
-    listed = cluster.core.list_namespaced_config_map(namespace, label_selector=LABEL_SNAPSHOT)
-    found = snapshot_indexes(listed.items)
-    found.sort(key=lambda item: (item[1].get("createdAt") or "", item[0].metadata.name))
+    found = _kept_snapshots(cluster, namespace)
+    found.sort(key=lambda item: (item[2].get("createdAt") or "", item[1].metadata.name))
     if output != "table":
-        print_structured(as_list([{"configMap": cm.metadata.name, **index} for cm, index in found]), output)
+        listing = [{"configMap": cm.metadata.name, **index} for _, cm, index in found]
+        print_structured(as_list(listing), output)
         return
     rows = []
-    for config_map, index in found:
+    for name, _, index in found:
         counts = index.get("counts") or {}
-        name = index.get("name") or config_map.metadata.name.removeprefix(CONFIG_MAP_PREFIX)
         rows.append([
             name,
             str(counts.get("deployments", "?")),
@@ -123,11 +134,7 @@ def restore(
     timeout: float | None,
 ) -> None:
     """Recreate what is missing from snapshot NAME (a system-wide `restore_snapshot` execution)."""
-    listed = cluster.core.list_namespaced_config_map(
-        cluster.operator_namespace, label_selector=LABEL_SNAPSHOT
-    )
-    names = {(index.get("name") or cm.metadata.name.removeprefix(CONFIG_MAP_PREFIX))
-             for cm, index in snapshot_indexes(listed.items)}
+    names = {kept for kept, _, _ in _kept_snapshots(cluster, cluster.operator_namespace)}
     if name not in names:
         fail(f"snapshot {name} not found in namespace {cluster.operator_namespace} "
              f"(found: {', '.join(sorted(names)) or 'none'})")

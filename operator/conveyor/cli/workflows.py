@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from conveyor.api.models import Deployment, ParameterDeclaration, WorkflowDeclaration
 from conveyor.api.names import DEPLOYMENT
 from conveyor.cli.context import ClusterClient, cluster_options, fail, output_option
-from conveyor.cli.executions import read_operator_config
+from conveyor.cli.precheck import read_operator_config
 from conveyor.cli.render import print_structured, print_table
 from conveyor.controller.requests import BUILTIN_DEPLOYMENT_WORKFLOWS, BUILTIN_SYSTEM_WORKFLOWS
 

@@ -12,15 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from conveyor.admission import messages
-from conveyor.cli.executions import (
+from conveyor.cli.execution_request import (
     build_execution,
-    executions,
     generate_name,
     load_parameters,
     parse_parameter_pairs,
     parse_schedule,
-    queue_conflict,
 )
+from conveyor.cli.executions import executions
+from conveyor.cli.precheck import queue_conflict
 
 NOW = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 

@@ -11,7 +11,9 @@ import pytest
 from conveyor.api.models import WorkflowDeclaration
 from conveyor.cli.context import EXIT_CANCELLED, EXIT_FAILED, CommandFailed
 from conveyor.cli.deployments import load_deployments
-from conveyor.cli.executions import execution_lines, final_exit, queue_positions, worker_job_of
+from conveyor.cli.execution_logs import execution_lines, worker_job_of
+from conveyor.cli.following import final_exit
+from conveyor.cli.queue_positions import queue_positions
 from conveyor.cli.render import PlainProgress, age, print_table
 from conveyor.cli.snapshots import snapshot_indexes
 from conveyor.cli.workflows import workflow_rows
