@@ -168,6 +168,34 @@ def test_cancelling_a_queued_execution_ends_it_cancelled_at_once(
     assert cluster.lease_holders() == [running]
 
 
+def test_a_queued_execution_carries_its_label_and_finalizer_from_its_first_decision(
+    cluster: Cluster, operator: OperatorThread
+) -> None:
+    """Written with the queued decision, so its admission later writes only lease and status."""
+    cluster.deployment()
+    running = cluster.execution()
+    cluster.wait_phase(running, "pending")
+    queued = cluster.execution(queue=True)
+    obj = cluster.wait_phase(queued, "queued")
+    assert "conveyor.dev/cancel-on-delete" in obj["metadata"]["finalizers"]
+    assert obj["metadata"]["labels"]["conveyor.dev/deployment"] == "web"
+
+
+def test_deleting_a_queued_execution_removes_it_and_it_never_starts(
+    cluster: Cluster, operator: OperatorThread, worker: WorkerStandIn
+) -> None:
+    cluster.deployment()
+    running = cluster.execution()
+    worker.claim(running)
+    queued = cluster.execution(queue=True)
+    cluster.wait_phase(queued, "queued")
+    cluster.delete(queued)
+    wait_for(lambda: cluster.get(queued) is None, what="the deleted queued execution to go")
+    worker.finish(running)
+    cluster.wait_phase(running, "terminated")
+    wait_for(lambda: cluster.lease_holders() == [], what="the lease to be released")
+
+
 def test_deleting_a_running_execution_releases_its_lease_and_starts_the_next(
     cluster: Cluster, operator: OperatorThread, worker: WorkerStandIn
 ) -> None:

@@ -11,10 +11,15 @@ What must hold:
   or a Lease is lost, the policy may be wrong about the world (another admitter, a user's edit), so
   the loop drops the rest of the batch and resyncs: decisions not carried out changed nothing on
   the API, and the rebuilt policy decides them again from the truth, at once;
-- leases are released on every terminal path (final status, deletion, kill, worker lost), before
-  the finalizer goes and before the policy hands the slot to the next execution;
-- writes per execution are few and counted: admission = lease + status + metadata (labels,
-  finalizer) + Event; the end = lease + finalizer (+ Event when the operator ends it).
+- leases are released on every terminal path (final status, deletion, kill, worker lost) before
+  the policy hands the slot to the next execution; the finalizer goes after the release, off the
+  loop's path (the next start does not wait for it);
+- writes per execution are few and counted: the first decision that keeps an execution (queued,
+  scheduled, admitted) writes its label and finalizer in one patch, then its status; admission =
+  lease + status (+ that patch when it was not queued first); the end = lease + finalizer; each
+  transition the operator makes has an Event, posted in the background (`kube.event_outbox`);
+- the loop awaits only what the next decision depends on: Events, finalizer removals and the
+  worker Job check of a deployment whose worker was seen claiming moments ago are not awaited.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from conveyor.admission.policy import (
 )
 from conveyor.api.config import InvalidConfig, OperatorConfig, parse_operator_config
 from conveyor.api.models import (
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
     FINAL_PHASES,
     RUNNING_PHASES,
     WAITING_PHASES,
@@ -86,6 +92,7 @@ from conveyor.controller.status import (
 from conveyor.controller.worker_job import build_system_worker_job, build_worker_job
 from conveyor.controller.workers import WorkerProvisioner
 from conveyor.kube.api import KubeApi
+from conveyor.kube.event_outbox import EventOutbox
 from conveyor.kube.events import OPERATOR_COMPONENT, build_event
 from conveyor.kube.times import parse_time
 from conveyor.locks.api import ApiError, Conflict, NotFound
@@ -100,8 +107,14 @@ DEPLOYMENT_STATUS_MIN_INTERVAL = 1.0
 one write per burst is enough for humans and `kubectl get cvd`."""
 
 
+MAX_RETRY_AFTER_SECONDS = 30.0
+"""A server asking for longer is obeyed only this far: admission must not stall for minutes."""
+
 CONFLICT_RETRIES = 3
 """Writes retried on one execution's new version before falling back to a full rebuild."""
+
+WorkerKey = tuple[str, str | None]
+"""(namespace, deployment name or None for the system worker): one worker Job each."""
 
 
 class Resync(Exception):
@@ -140,6 +153,14 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _backoff(error: ApiError) -> float:
+    """How long the loop waits after a failed call before it rebuilds: what the server asked for
+    (429/503 `Retry-After`, within reason), else half a second."""
+    if error.retry_after is not None:
+        return min(error.retry_after, MAX_RETRY_AFTER_SECONDS)
+    return 0.5
 
 
 def _rv(obj: dict[str, Any] | None) -> int | None:
@@ -190,6 +211,12 @@ class AdmissionLoop:
         self._started_seen: set[ExecKey] = set()
         self._deleted: dict[ExecKey, dict[str, Any]] = {}
         """The last copy of executions deleted since their last reconcile: which lease to release."""
+        self._worker_claimed: dict[WorkerKey, float] = {}
+        """When each worker was last seen claiming an execution (loop clock): proof it is alive."""
+        self._ending: set[ExecKey] = set()
+        """Executions whose finalizer is being removed in the background."""
+        self._background: set[asyncio.Task[None]] = set()
+        self.outbox = EventOutbox(api)
         self._wake = asyncio.Event()
         self._resync_needed = True
         self.running = False
@@ -231,6 +258,9 @@ class AdmissionLoop:
         if key in self._started_seen or not status.get("startedAt"):
             return
         self._started_seen.add(key)
+        with contextlib.suppress(RuntimeError):  # no running loop: a unit test feeding objects
+            now = asyncio.get_running_loop().time()
+            self._worker_claimed[(key.namespace, (obj.get("spec") or {}).get("deployment"))] = now
         began, started = parse_time(status.get("createdAt")), parse_time(status.get("startedAt"))
         if began is not None and started is not None:
             self.metrics.start_latency.observe(max(0.0, (started - began).total_seconds()))
@@ -277,7 +307,7 @@ class AdmissionLoop:
                 except ApiError as error:
                     logger.warning("API error in admission, resyncing: %s", error)
                     self._resync_needed = True
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(_backoff(error))
                     continue
                 except Exception:  # a dead loop on a live leader would admit nothing, silently
                     logger.exception("unexpected error in admission, resyncing")
@@ -287,6 +317,15 @@ class AdmissionLoop:
                 await self._sleep_until_needed(min(next_lease_check, next_config))
         finally:
             self.running = False
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """Let the background writes end (finalizers, Events): they report or clean up decisions
+        already written, whoever leads next."""
+        with contextlib.suppress(asyncio.CancelledError):
+            if self._background:
+                await asyncio.wait(set(self._background), timeout=5.0)
+            await self.outbox.close()
 
     async def _sleep_until_needed(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -452,9 +491,12 @@ class AdmissionLoop:
         if phase is None:
             if slot is None and not _deleting(obj):
                 await self._admit(key, obj)
+            elif _deleting(obj) and FINALIZER in _finalizers(obj):
+                # Marked for keeping, then deleted before any decision was written: nothing to end.
+                self._drop_finalizer_soon(key)
             return
         if phase in FINAL_PHASES:
-            if slot is not None or FINALIZER in _finalizers(obj):
+            if slot is not None or (FINALIZER in _finalizers(obj) and key not in self._ending):
                 await self._end(key, obj)
             await self._act_on_resume(key)
             return
@@ -503,7 +545,7 @@ class AdmissionLoop:
             await self._fresh(key)
             self._dirty[key] = None
             return
-        await self._event(written, reason, message, event_type)
+        self._event(written, reason, message, event_type)
         if isinstance(decision, Resume):
             self._first_seen[key] = _now()
             self._dirty[key] = None
@@ -612,10 +654,10 @@ class AdmissionLoop:
                 EXECUTION.plural, key.namespace, key.name, patch, status=True, count_as="status"
             )
         )
-        await self._event(written, transition.reason.value, transition.message, transition.event_type)
+        self._event(written, transition.reason.value, transition.message, transition.event_type)
         return written
 
-    async def _event(
+    def _event(
         self,
         obj: dict[str, Any],
         reason: str,
@@ -624,14 +666,13 @@ class AdmissionLoop:
         *,
         kind: str = EXECUTION.kind,
     ) -> None:
+        """Hand the Event to the outbox: it reports a transition already written, so nothing waits
+        for it (and a failed one is logged there, never a reason to undo a decision)."""
         event = build_event(
             obj, reason, message, _now(), component=OPERATOR_COMPONENT, instance=self.settings.identity,
             warning=event_type == "Warning", kind=kind,
         )
-        try:
-            await self.api.create_event(obj["metadata"]["namespace"], event)
-        except ApiError as error:  # an Event is a report, never a reason to undo a decision
-            logger.warning("could not post Event %s on %s: %s", reason, obj["metadata"].get("name"), error)
+        self.outbox.post(obj["metadata"]["namespace"], event)
 
     async def _label(self, obj: dict[str, Any]) -> None:
         deployment = (obj.get("spec") or {}).get("deployment")
@@ -650,7 +691,11 @@ class AdmissionLoop:
             )
 
     async def _decide(self, key: ExecKey, transition: Transition, *, waiting_for: str | None = None) -> None:
-        """A decision on an execution that has no admitted status yet (or a waiting one)."""
+        """A decision on an execution that has no admitted status yet (or a waiting one). One that
+        keeps it (queued, scheduled) first gets its label and finalizer, so its admission later
+        writes only the lease and the status."""
+        if transition.phase in WAITING_PHASES:
+            await self._admitted_metadata(key)
         obj = self.executions.get(key) or await self._fresh(key)
         if obj is None:
             return
@@ -685,7 +730,8 @@ class AdmissionLoop:
 
     async def _start(self, decision: Start) -> None:
         key = decision.key
-        obj = self.executions.get(key) or await self._fresh(key)
+        await self._admitted_metadata(key)  # no request when queued first: it has them already
+        obj = self.executions.get(key)
         if obj is None:
             await self._carry_out(self.policy.ended(key))
             return
@@ -721,7 +767,7 @@ class AdmissionLoop:
             self.metrics.admission_latency.observe((_now() - first).total_seconds())
         await self._admitted_metadata(key)
         if self.settings.create_worker_jobs:
-            await self._ensure_worker(key, decision.deployment)
+            await self._ensure_worker(key, decision.deployment, at_admission=True)
 
     async def _admitted_metadata(self, key: ExecKey) -> None:
         """Label and finalizer of a running execution: a CAS on the finalizer list, retried on
@@ -762,15 +808,31 @@ class AdmissionLoop:
             operator_namespace=self.settings.operator_namespace,
         )
 
-    async def _ensure_worker(self, key: ExecKey, deployment: DeploymentKey | None) -> None:
+    def _worker_seen_alive(self, deployment: DeploymentKey | None, obj: dict[str, Any] | None) -> bool:
+        """Whether the worker claimed an execution recently enough that its Job cannot have ended
+        idle since (half its idle timeout). A worker that crashed is not missed by this: its Job is
+        not finished (the Job controller replaces the pod), and the lease check looks every time."""
+        system: WorkerKey = (self.settings.operator_namespace, None)
+        claimed = self._worker_claimed.get((deployment.namespace, deployment.name) if deployment else system)
+        if claimed is None:
+            return False
+        idle = ((((obj or {}).get("spec") or {}).get("worker") or {}).get("idleTimeoutSeconds")
+                or DEFAULT_IDLE_TIMEOUT_SECONDS)
+        return asyncio.get_running_loop().time() - claimed < float(idle) / 2
+
+    async def _ensure_worker(
+        self, key: ExecKey, deployment: DeploymentKey | None, *, at_admission: bool = False
+    ) -> None:
         """Identity and Job of the worker that will run `key` (`controller.workers`); when there can
         be none, the execution ends `failed` saying what is missing, and so does the Deployment's
-        Event."""
+        Event. At admission, a worker seen claiming moments ago is taken as alive (no Job read)."""
         obj = None
         if deployment is not None:
             obj = await self._deployment_of(key, deployment.name)
             if obj is None:
                 return
+        if at_admission and self._worker_seen_alive(deployment, obj):
+            return
         job = self._worker_job(deployment, obj)
         namespace = job["metadata"]["namespace"]
         try:
@@ -784,7 +846,7 @@ class AdmissionLoop:
         execution = self.executions.get(key)
         if execution is not None and phase_of(execution) is ExecutionPhase.PENDING:
             if obj is not None:
-                await self._event(obj, ConditionReason.WORKER_UNAVAILABLE, message, "Warning",
+                self._event(obj, ConditionReason.WORKER_UNAVAILABLE, message, "Warning",
                                   kind=DEPLOYMENT.kind)
             transition = Transition(ExecutionPhase.FAILED, ConditionReason.WORKER_UNAVAILABLE, message,
                                     "Warning")
@@ -808,9 +870,28 @@ class AdmissionLoop:
         """Release the lease, then the finalizer, then hand the slot on (policy.ended). No Event: the
         final status's Event is its writer's (`conveyor.kube.events`)."""
         await self.locks.release(self._lease_of(key, obj), key.name)
-        await self._drop_finalizer(key)
         self._started_seen.discard(key)
+        self._drop_finalizer_soon(key)
         await self._carry_out(self.policy.ended(key))
+
+    def _drop_finalizer_soon(self, key: ExecKey) -> None:
+        """Remove the finalizer in the background: the next start waits only for the release."""
+        if key in self._ending:
+            return
+        self._ending.add(key)
+        task = asyncio.get_running_loop().create_task(self._drop_finalizer_in_background(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drop_finalizer_in_background(self, key: ExecKey) -> None:
+        try:
+            await self._drop_finalizer(key)
+        except ApiError as error:  # looked at again from the loop, which calls `_end` once more
+            logger.warning("finalizer of %s not removed yet: %s", key, error)
+            self._dirty[key] = None
+            self._wake.set()
+        finally:
+            self._ending.discard(key)
 
     async def _drop_finalizer(self, key: ExecKey) -> None:
         while True:

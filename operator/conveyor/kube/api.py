@@ -47,7 +47,15 @@ async def load_client(kubeconfig: str | None) -> aio_client.ApiClient:
     return aio_client.ApiClient(configuration=configuration)
 
 
-def _error(status: int, data: bytes) -> ApiError:
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds (kube-apiserver sends an integer); an HTTP date is not honoured."""
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error(status: int, data: bytes, retry_after: str | None = None) -> ApiError:
     try:
         body = json.loads(data)
         reason, message = str(body.get("reason", "")), str(body.get("message", ""))
@@ -57,7 +65,7 @@ def _error(status: int, data: bytes) -> ApiError:
         return Conflict(status, reason, message)
     if status == 404:
         return NotFound(status, reason, message)
-    return ApiError(status, reason, message)
+    return ApiError(status, reason, message, retry_after=_retry_after(retry_after))
 
 
 def _path(*parts: str) -> str:
@@ -98,7 +106,7 @@ class KubeApi:
         response = await self._client.call_api(method, url, headers, payload, post)
         data = await response.read()
         if response.status >= 400:
-            raise _error(response.status, data)
+            raise _error(response.status, data, response.headers.get("Retry-After"))
         return json.loads(data) if data else None
 
     # ----- Conveyor objects ---------------------------------------------------------------------

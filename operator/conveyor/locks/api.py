@@ -11,11 +11,15 @@ from typing import Any, Protocol
 class ApiError(Exception):
     """An API call answered with an error Status."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
+        """Seconds the server asked for before a retry (429 and 503 carry `Retry-After`)."""
 
 
 class Conflict(ApiError):

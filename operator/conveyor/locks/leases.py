@@ -12,7 +12,12 @@ What must hold (DESIGN.md, "Locks"), whatever the number of admitters and whenev
   system-wide start: acquire the system Lease (the barrier), then read every deployment Lease;
   one held → release, back off (the policy queues or rejects it; waiting is the policy's job);
 - release is idempotent (a holder that is not there, or a Lease that is gone, is already released),
-  so every terminal path may call it, as often as it is reached.
+  so every terminal path may call it, as often as it is reached;
+- a write may be computed on the last version this process read or wrote (`_known`): the CAS makes a
+  stale copy cost one 409 and a read, never a wrong write. Every answer that writes nothing (busy,
+  held already, not a holder) and the handshake's read of the other lock come from a fresh read.
+  Why: on the admission path, a read before every write was two of the loop's round trips per
+  execution, and the operator is almost always the last writer of its Leases.
 """
 
 from __future__ import annotations
@@ -87,51 +92,67 @@ AcquireResult = Acquired | Busy
 
 
 class LeaseLocks:
-    """CAS reads and writes of Conveyor's Leases. Stateless apart from its settings: every decision
-    is made on what was just read, never on a remembered copy."""
+    """CAS reads and writes of Conveyor's Leases. Its only memory is the last version of each Lease
+    it saw, which it writes on optimistically (see the module's rules)."""
 
     def __init__(self, api: LeaseApi, duration_seconds: int = DEFAULT_LEASE_DURATION_SECONDS) -> None:
         self._api = api
         self.duration_seconds = duration_seconds
+        self._known: dict[LeaseRef, LeaseHolders] = {}
 
     async def read(self, ref: LeaseRef) -> LeaseHolders:
-        return LeaseHolders.from_lease(await self._api.get_lease(ref.namespace, ref.name))
+        state = LeaseHolders.from_lease(await self._api.get_lease(ref.namespace, ref.name))
+        self._known[ref] = state
+        return state
 
     async def _write(self, ref: LeaseRef, state: LeaseHolders) -> LeaseHolders:
         body = build_lease(ref.name, ref.namespace, state, _labels(ref.component))
-        if state.resource_version is None:
-            written = await self._api.create_lease(ref.namespace, body)
-        else:
-            written = await self._api.replace_lease(ref.namespace, ref.name, body)
-        return LeaseHolders.from_lease(written)
+        try:
+            if state.resource_version is None:
+                written = await self._api.create_lease(ref.namespace, body)
+            else:
+                written = await self._api.replace_lease(ref.namespace, ref.name, body)
+        except (Conflict, NotFound):
+            self._known.pop(ref, None)
+            raise
+        self._known[ref] = result = LeaseHolders.from_lease(written)
+        return result
 
     async def acquire(self, ref: LeaseRef, holder: str, *, exclusive: bool) -> AcquireResult:
         """Add `holder`. `exclusive`: only if nobody else holds it (non-forced and system-wide starts).
         Holding it already is success (a repeated or completed admission)."""
         while True:
-            state = await self.read(ref)
-            if state.holds(holder):
-                return Acquired(state)
-            if exclusive and state.held:
-                return Busy(ref, state.holders)
+            known = self._known.get(ref)
+            state = known if known is not None else await self.read(ref)
+            if state.holds(holder) or (exclusive and state.held):
+                if known is not None:  # an answer that writes nothing: only on a fresh read
+                    self._known.pop(ref, None)
+                    continue
+                return Acquired(state) if state.holds(holder) else Busy(ref, state.holders)
             try:
                 written = await self._write(ref, state.with_holder(holder, _now(), self.duration_seconds))
-            except Conflict:
+            except (Conflict, NotFound):
                 continue
             return Acquired(written)
 
     async def release(self, ref: LeaseRef, holder: str) -> None:
         """Remove `holder`; nothing to do when it does not hold the Lease. Idempotent."""
         while True:
+            known = self._known.get(ref)
             try:
-                state = await self.read(ref)
+                state = known if known is not None else await self.read(ref)
             except NotFound:
                 return
             if not state.holds(holder):
+                if known is not None:
+                    self._known.pop(ref, None)
+                    continue
                 return
             try:
                 await self._write(ref, state.without_holder(holder, _now()))
             except NotFound:
+                if known is not None:
+                    continue
                 return
             except Conflict:
                 continue
@@ -140,8 +161,12 @@ class LeaseLocks:
     async def renew(self, ref: LeaseRef, holder: str) -> bool:
         """Renew on behalf of `holder` (the worker's heartbeat); False when it no longer holds it."""
         while True:
-            state = await self.read(ref)
+            known = self._known.get(ref)
+            state = known if known is not None else await self.read(ref)
             if not state.holds(holder):
+                if known is not None:
+                    self._known.pop(ref, None)
+                    continue
                 return False
             try:
                 await self._write(
@@ -157,9 +182,11 @@ class LeaseLocks:
         for namespace in [None] if namespaces is None else list(namespaces):
             for lease in await self._api.list_leases(namespace, DEPLOYMENT_LOCK_SELECTOR):
                 state = LeaseHolders.from_lease(lease)
+                meta = lease["metadata"]
+                ref = LeaseRef(meta["namespace"], meta["name"])
+                self._known[ref] = state
                 if state.held:
-                    meta = lease["metadata"]
-                    found[LeaseRef(meta["namespace"], meta["name"])] = state
+                    found[ref] = state
         return found
 
     # ----- the two start orders ------------------------------------------------------------------

@@ -4,7 +4,9 @@ DESIGN.md, "Locks": a lease not renewed within its duration means the worker is 
 operator ends its executions `failed` ("worker lost"). So the worker renews each running
 execution's lease (its deployment's, or the system lease) at a third of the lease's duration, which
 survives two missed renewals. Renewals are CAS writes through `conveyor.locks` (a 409 re-reads and
-tries again at once).
+tries again at once). A lease renewed less than one interval ago is not written again: the operator
+renews it when it admits the execution, so a short execution costs its lease no write at all (and
+the operator's copy of the lease stays current for the release).
 
 When the execution no longer holds its lease, the operator has ended it (kill, worker lost, the
 object deleted); the heartbeat says so once and stops, and the caller stops the workflow.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from conveyor.api.models import ExecutionSpec
 from conveyor.locks.api import ApiError
@@ -40,13 +43,24 @@ async def keep_renewed(
     long outage is exactly what the lease duration is there to detect.
     """
     while True:
+        duration = DEFAULT_LEASE_DURATION_SECONDS
         try:
             state = await locks.read(ref)
-            if not state.holds(holder) or not await locks.renew(ref, holder):
+            if not state.holds(holder):
                 on_lost()
                 return
             duration = state.duration_seconds or DEFAULT_LEASE_DURATION_SECONDS
+            beat = _interval(interval, duration)
+            fresh = state.renew_time is not None and (
+                (datetime.now(UTC) - state.renew_time).total_seconds() < beat
+            )
+            if not fresh and not await locks.renew(ref, holder):
+                on_lost()
+                return
         except (TimeoutError, ApiError, OSError) as error:
             logger.warning("renewing lease %s/%s for %s: %s", ref.namespace, ref.name, holder, error)
-            duration = DEFAULT_LEASE_DURATION_SECONDS
-        await asyncio.sleep(max(MIN_INTERVAL_SECONDS, interval if interval is not None else duration / 3))
+        await asyncio.sleep(_interval(interval, duration))
+
+
+def _interval(interval: float | None, duration: int) -> float:
+    return max(MIN_INTERVAL_SECONDS, interval if interval is not None else duration / 3)
