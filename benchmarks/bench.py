@@ -9,6 +9,8 @@ script only creates requests and watches. Phases, in order:
 2. throughput: N deployments x M no-op executions created at once (`queue: true`), create → final;
    the watch counts every write (Executions, Leases, Events, Deployments, Jobs, Pods) meanwhile;
 3. floor (floor.py): the same writes per execution from a minimal aiohttp script, no operator;
+   phases 2 and 3 alternate for `--rounds` rounds and the median round of each is reported (one
+   round lasts seconds, so a single one moves by a third between runs on a shared machine);
 4. chaos: a random mix of plain, forced, queued and system-wide requests; S1/S2/S3 checked on the
    watch history, and every execution must reach exactly one final status;
 5. latency, first with an empty queue, then with 1,000 executions queued behind a held deployment:
@@ -320,13 +322,13 @@ class Bench:
         }
         return per_resource
 
-    async def floor(self, profile: dict[str, float]) -> None:
+    async def floor(self, profile: dict[str, float], prefix: str = "f") -> None:
         floor_profile = {
             k: v for k, v in profile.items() if k in ("executions", "leases", "events", "deployments")
         }
         per_deployment = max(5, self.args.executions // 2)
         result = await measure_floor(
-            self.kube, self.args.deployments, per_deployment, floor_profile, WORKFLOWS
+            self.kube, self.args.deployments, per_deployment, floor_profile, WORKFLOWS, prefix
         )
         self.results["floor"] = {
             "profile_writes_per_execution": floor_profile,
@@ -531,6 +533,12 @@ class Bench:
         return sum(1 for t in self.timeline.executions.values() if t.namespace != FLOOR_NAMESPACE)
 
 
+def median_round(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose rate is the median (the lower middle one for an even count)."""
+    ordered = sorted(results, key=lambda r: r["executions_per_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def _slope(points: list[tuple[int, float]]) -> float:
     """Least-squares slope of RSS (MB) over Executions existing."""
     if len(points) < 2:
@@ -702,12 +710,23 @@ async def run(args: argparse.Namespace, processes: Processes, work: Path) -> dic
         log(f"warming {len(bench.deployments)} workers (and the system worker)")
         await bench.warm_up()
         bench.results["operator_rss_mb_after_warm_up"] = operator.cost().rss_mb
-        log(f"throughput: {args.deployments} deployments x {args.executions} executions")
-        async with bench.profiled("throughput"):
-            profile = await bench.throughput()
-        log(f"  {bench.results['throughput']['executions_per_s']:.1f} executions/s; floor next")
-        await bench.floor(profile)
-        log(f"  floor {bench.results['floor']['executions_per_s']:.1f} executions/s; chaos pass next")
+        rounds: dict[str, list[dict[str, Any]]] = {"throughput": [], "floor": []}
+        for round_number in range(1, args.rounds + 1):
+            log(f"throughput, round {round_number}: "
+                f"{args.deployments} deployments x {args.executions} executions")
+            async with bench.profiled(f"throughput-{round_number}" if round_number > 1 else "throughput"):
+                profile = await bench.throughput()
+            rounds["throughput"].append(bench.results["throughput"])
+            log(f"  {bench.results['throughput']['executions_per_s']:.1f} executions/s; floor next")
+            await bench.floor(profile, prefix=f"f{round_number}-")
+            rounds["floor"].append(bench.results["floor"])
+            log(f"  floor {bench.results['floor']['executions_per_s']:.1f} executions/s")
+        for phase, results in rounds.items():
+            bench.results[phase] = median_round(results)
+            bench.results[f"{phase}_rounds_executions_per_s"] = [
+                round(r["executions_per_s"], 2) for r in results
+            ]
+        log("chaos pass next")
         await bench.chaos()
         log(f"  chaos: {bench.results['chaos']['outcomes']}; latency with an empty queue next")
         await bench.paced("empty")
@@ -753,6 +772,7 @@ def main() -> None:
     )
     parser.add_argument("--deployments", type=int, default=10)
     parser.add_argument("--executions", type=int, default=40, help="per deployment, throughput phase")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput and floor rounds (median reported)")
     parser.add_argument("--probes", type=int, default=120, help="paced probes in each latency phase")
     parser.add_argument("--probe-rate", type=float, default=8.0, help="paced probes per second")
     parser.add_argument("--loops", type=int, default=8, help="per deployment, each saturated closed loop")

@@ -164,11 +164,17 @@ class _Chain:
 
 
 async def measure_floor(
-    kube: Kube, deployments: int, per_deployment: int, profile: Mapping[str, float], workflows: dict[str, Any]
+    kube: Kube,
+    deployments: int,
+    per_deployment: int,
+    profile: Mapping[str, float],
+    workflows: dict[str, Any],
+    prefix: str = "f",
 ) -> FloorResult:
-    """`deployments` chains of `per_deployment` executions each, all chains at once."""
+    """`deployments` chains of `per_deployment` executions each, all chains at once; `prefix` names
+    this measurement's objects (each round of the benchmark makes its own)."""
     await kube.namespace(FLOOR_NAMESPACE)
-    chains = [_Chain(kube, f"f{i}") for i in range(deployments)]
+    chains = [_Chain(kube, f"{prefix}{i}") for i in range(deployments)]
     await asyncio.gather(*(chain.prepare(workflows) for chain in chains))
 
     async def run(chain: _Chain) -> None:

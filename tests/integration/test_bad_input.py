@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,13 +352,21 @@ def wait_for_statuses(
     return latest
 
 
-def events_by_object(cluster: Cluster) -> dict[str, list[tuple[str, str]]]:
-    found: dict[str, list[tuple[str, str]]] = {}
-    for event in cluster.core.list_namespaced_event(cluster.namespace).items:
-        found.setdefault(event.involved_object.name or "", []).append(
-            (event.reason or "", event.message or "")
-        )
-    return found
+def events_by_object(
+    cluster: Cluster, names: Iterable[str] = (), within: float = 15.0
+) -> dict[str, list[tuple[str, str]]]:
+    """The Events of the namespace by object. The operator posts an Event after the status it
+    reports (from its outbox), so this waits, up to `within` seconds, until each of `names` has one."""
+    deadline = time.monotonic() + within
+    while True:
+        found: dict[str, list[tuple[str, str]]] = {}
+        for event in cluster.core.list_namespaced_event(cluster.namespace).items:
+            found.setdefault(event.involved_object.name or "", []).append(
+                (event.reason or "", event.message or "")
+            )
+        if all(found.get(name) for name in names) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def clear_failure(obj: dict[str, Any]) -> str | None:
@@ -454,7 +462,7 @@ def test_an_execution_storm_gets_clear_statuses_and_leaves_the_operator_healthy(
     )
     objects = wait_for_statuses(cluster, storm, SETTLE_SECONDS, admission_errors)
     print(storm.summary(objects))
-    events = events_by_object(cluster)
+    events = events_by_object(cluster, objects)
     unclear = []
     for name, obj in objects.items():
         spec = obj["spec"]  # as stored: unknown fields pruned, defaults applied
@@ -502,7 +510,7 @@ def test_a_deployment_storm_gets_statuses_and_its_executions_clear_outcomes(
     assert storm.created, "no generated Deployment was accepted: the generator is wrong"
     objects = wait_for_statuses(cluster, storm, SETTLE_SECONDS, admission_errors)
     print(storm.summary(objects))
-    events = events_by_object(cluster)
+    events = events_by_object(cluster, objects)
     unclear = [f"{n}: no Event" for n in objects if not events.get(n)]
     unclear += [
         f"{n}: {p}"

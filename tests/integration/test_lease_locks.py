@@ -7,14 +7,17 @@ admitters during a leader change), each with its own remembered copy that the ot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from conveyor.kube.api import KubeApi, load_client
 from conveyor.locks.leases import Acquired, Busy, LeaseLocks, LeaseRef
+from conveyor.worker.heartbeat import keep_renewed
 
 
 class CountingApi:
@@ -102,5 +105,42 @@ def test_the_sole_writer_hands_a_lease_on_without_reading_it(kubeconfig: str, na
             await a.release(ref, before)
             assert isinstance(await a.acquire(ref, after, exclusive=True), Acquired)
         assert counting.reads == reads
+
+    run_with_two_writers(kubeconfig, namespace, scenario)
+
+
+async def _first_step_reads(locks: LeaseLocks, counting: CountingApi, ref: LeaseRef) -> int:
+    """How many Lease reads the heartbeat of an execution admitted just now makes before it first
+    waits (counted when issued, so one loop step shows it)."""
+    reads = counting.reads
+    task = asyncio.create_task(
+        keep_renewed(locks, ref, "first", lambda: None, interval=30.0, renewed_at=datetime.now(UTC))
+    )
+    await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return counting.reads - reads
+
+
+@pytest.mark.usefixtures("crds")
+def test_a_heartbeat_does_not_read_a_lease_renewed_at_admission_moments_ago(
+    kubeconfig: str, namespace: str
+) -> None:
+    async def scenario(a: LeaseLocks, b: LeaseLocks, counting: CountingApi, ref: LeaseRef) -> None:
+        assert isinstance(await b.acquire(ref, "first", exclusive=True), Acquired)
+        await a.read(ref)  # this worker has seen the lease (its duration) before
+        assert await _first_step_reads(a, counting, ref) == 0
+
+    run_with_two_writers(kubeconfig, namespace, scenario)
+
+
+@pytest.mark.usefixtures("crds")
+def test_a_heartbeat_reads_a_lease_whose_duration_it_does_not_know_yet(
+    kubeconfig: str, namespace: str
+) -> None:
+    async def scenario(a: LeaseLocks, b: LeaseLocks, counting: CountingApi, ref: LeaseRef) -> None:
+        assert isinstance(await b.acquire(ref, "first", exclusive=True), Acquired)
+        assert await _first_step_reads(a, counting, ref) == 1
 
     run_with_two_writers(kubeconfig, namespace, scenario)

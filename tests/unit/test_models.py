@@ -28,6 +28,7 @@ from conveyor.api.models import (
 from conveyor.api.names import (
     LABEL_DEPLOYMENT,
     bounded_name,
+    deployment_label,
     deployment_lease_name,
     label_value,
     worker_job_name,
@@ -252,3 +253,13 @@ def test_broken_yaml_is_an_invalid_config() -> None:
 def test_an_invalid_field_is_named_in_the_config_error() -> None:
     with pytest.raises(InvalidConfig, match="maxRunningExecutions"):
         parse_operator_config({"config.yaml": "maxRunningExecutions: -1"})
+
+
+def test_an_execution_of_a_deployment_is_labelled_with_its_name() -> None:
+    assert deployment_label("web") == {LABEL_DEPLOYMENT: "web"}
+    assert deployment_label("w" * 200) == {LABEL_DEPLOYMENT: label_value("w" * 200)}
+
+
+@pytest.mark.parametrize("name", ["", None, "caf\u00e9", "-web", "web app", "a/b"])
+def test_a_name_no_object_can_have_gets_no_label_rather_than_a_refused_write(name: str | None) -> None:
+    assert deployment_label(name) == {}

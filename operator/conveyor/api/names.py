@@ -10,6 +10,7 @@ get different results, and the same input always gives the same name (nothing is
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from conveyor import __version__
@@ -103,6 +104,18 @@ def worker_job_name(deployment: str) -> str:
 def label_value(name: str) -> str:
     """An object name as a label value: names may be 253 chars long, label values only 63."""
     return bounded_name(name)
+
+
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def deployment_label(deployment: str | None) -> dict[str, str]:
+    """The `conveyor.dev/deployment` label of an Execution of `deployment`; none when the name can be
+    no object's (an invalid request names anything): the API server would refuse the whole write."""
+    if not deployment:
+        return {}
+    value = label_value(deployment)
+    return {LABEL_DEPLOYMENT: value} if _LABEL_VALUE.fullmatch(value) else {}
 
 
 # Defaults of the operator's command line, here rather than beside the operator so that the CLI can

@@ -19,7 +19,14 @@ What must hold:
   lease + status (+ that patch when it was not queued first); the end = lease + finalizer; each
   transition the operator makes has an Event, posted in the background (`kube.event_outbox`);
 - the loop awaits only what the next decision depends on: Events, finalizer removals and the
-  worker Job check of a deployment whose worker was seen claiming moments ago are not awaited.
+  worker Job check of a deployment whose worker was seen claiming moments ago are not awaited;
+- decisions that write only their own execution (queued, scheduled, rejected, invalid) are carried
+  out concurrently, at most MAX_IN_FLIGHT at once: a burst of new requests would otherwise hold up
+  every start behind two round trips each. Another decision on that execution waits for its write
+  (`_settled`); a change to it seen meanwhile (mostly the write's own echo) is looked at once the
+  write lands, without holding up the loop; starts and everything touching a Lease stay in the
+  loop's order; a rebuild waits for all of them. A failed one fails the loop as if it had been
+  awaited.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,8 +68,7 @@ from conveyor.api.names import (
     DEPLOYMENT,
     EXECUTION,
     FINALIZER,
-    LABEL_DEPLOYMENT,
-    label_value,
+    deployment_label,
     worker_job_name,
 )
 from conveyor.controller.metrics import OperatorMetrics
@@ -109,6 +115,13 @@ one write per burst is enough for humans and `kubectl get cvd`."""
 
 MAX_RETRY_AFTER_SECONDS = 30.0
 """A server asking for longer is obeyed only this far: admission must not stall for minutes."""
+
+PRIORITY_RUN = 8
+"""Admitted executions' changes looked at in a row before one new request gets its turn: ends go
+first, but a steady stream of them must not starve new requests of their first decision."""
+
+MAX_IN_FLIGHT = 32
+"""Own-status decisions written concurrently; more wait for one of them to finish."""
 
 CONFLICT_RETRIES = 3
 """Writes retried on one execution's new version before falling back to a full rebuild."""
@@ -206,6 +219,10 @@ class AdmissionLoop:
         self.config = OperatorConfig()
         self._first_seen: dict[ExecKey, datetime] = {}
         self._dirty: dict[ExecKey, None] = {}
+        self._dirty_first: dict[ExecKey, None] = {}
+        """Changed executions that were admitted (running or ended, or deleted): looked at before new
+        requests, because an end hands a slot to the next execution, and a burst of new requests
+        (each a queued decision) must not delay that."""
         self._dirty_deployments: dict[DeploymentKey, None] = {}
         self._deployment_written: dict[DeploymentKey, tuple[float, dict[str, Any]]] = {}
         self._started_seen: set[ExecKey] = set()
@@ -216,6 +233,11 @@ class AdmissionLoop:
         self._ending: set[ExecKey] = set()
         """Executions whose finalizer is being removed in the background."""
         self._background: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[ExecKey, asyncio.Task[None]] = {}
+        self._failure: BaseException | None = None
+        self._look_again: set[ExecKey] = set()
+        """Changed while their own write was in flight: looked at once it lands, not waited for."""
+        """The first error of a decision carried out concurrently, raised by the loop at its next step."""
         self.outbox = EventOutbox(api)
         self._wake = asyncio.Event()
         self._resync_needed = True
@@ -236,7 +258,11 @@ class AdmissionLoop:
             if event_type is not None:  # a change as it happens; an initial listing comes in name order
                 self._first_seen.setdefault(key, _now())
             self._observe_start(key, obj)
-        self._dirty[key] = None
+        phase = phase_of(obj)
+        if event_type == "DELETED" or phase in RUNNING_PHASES or phase in FINAL_PHASES:
+            self._dirty_first[key] = None
+        else:
+            self._dirty[key] = None
         deployment = (obj.get("spec") or {}).get("deployment")
         if deployment:
             self._dirty_deployments[DeploymentKey(key.namespace, deployment)] = None
@@ -288,12 +314,20 @@ class AdmissionLoop:
                         await self._reload_config()
                         next_config = clock() + self.settings.config_reload_interval
                     if self._resync_needed:
+                        await self._drain()
                         await self.resync()
                     await self._carry_out(self.policy.advance(_now()))
-                    while self._dirty:
-                        key = next(iter(self._dirty))
-                        del self._dirty[key]
+                    in_a_row = 0
+                    while self._dirty_first or self._dirty:
+                        self._raise_failure()
+                        first = bool(self._dirty_first) and not (self._dirty and in_a_row >= PRIORITY_RUN)
+                        in_a_row = in_a_row + 1 if first else 0
+                        pending = self._dirty_first if first else self._dirty
+                        key = next(iter(pending))
+                        del pending[key]
+                        self._dirty.pop(key, None)
                         await self._reconcile(key)
+                    self._raise_failure()
                     if clock() >= next_lease_check:
                         await self._check_worker_leases()
                         if self.settings.create_worker_jobs:
@@ -323,9 +357,50 @@ class AdmissionLoop:
         """Let the background writes end (finalizers, Events): they report or clean up decisions
         already written, whoever leads next."""
         with contextlib.suppress(asyncio.CancelledError):
-            if self._background:
-                await asyncio.wait(set(self._background), timeout=5.0)
+            pending = self._background | set(self._in_flight.values())
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
             await self.outbox.close()
+
+    # ----- decisions carried out concurrently ---------------------------------------------------
+
+    def _concurrently(self, key: ExecKey, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._in_flight[key] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._in_flight.get(key) is finished:
+                del self._in_flight[key]
+            if key in self._look_again:
+                self._look_again.discard(key)
+                self._dirty_first[key] = None
+                self._wake.set()
+            if not finished.cancelled() and finished.exception() is not None and self._failure is None:
+                self._failure = finished.exception()
+                self._wake.set()
+
+        task.add_done_callback(done)
+
+    async def _room(self) -> None:
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(set(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _settled(self, key: ExecKey) -> None:
+        """Wait for `key`'s own write in flight, if any (its failure is the loop's, see `_failure`)."""
+        task = self._in_flight.get(key)
+        if task is not None:
+            await asyncio.wait([task])
+
+    async def _drain(self) -> None:
+        """Before a rebuild: every write in flight lands (or fails); their failures are subsumed."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight.values()))
+        self._failure = None
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     async def _sleep_until_needed(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -473,6 +548,9 @@ class AdmissionLoop:
         return LeaseRef.system(self.settings.operator_namespace)
 
     async def _reconcile(self, key: ExecKey) -> None:
+        if key in self._in_flight:  # mostly the echo of that very write: waiting would serialise
+            self._look_again.add(key)
+            return
         obj = self.executions.get(key)
         slot = self.policy.slot_of(key)
         gone = self._deleted.pop(key, None)
@@ -575,45 +653,37 @@ class AdmissionLoop:
 
     async def _carry_out(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
+            key = decision.key
+            await self._settled(key)
             if isinstance(decision, Start):
                 await self._start(decision)
                 outcome = "admitted"
-            elif isinstance(decision, Queue):
+            elif isinstance(decision, Cancel):
                 await self._decide(
-                    decision.key,
-                    Transition(
-                        ExecutionPhase.QUEUED,
-                        ConditionReason.QUEUED,
-                        f"Queued: waiting for {decision.waiting_for}",
-                    ),
-                    waiting_for=decision.waiting_for,
-                )
-                outcome = "queued"
-            elif isinstance(decision, Schedule):
-                message = f"Scheduled for {decision.at.isoformat()}"
-                await self._decide(
-                    decision.key, Transition(ExecutionPhase.SCHEDULED, ConditionReason.SCHEDULED, message)
-                )
-                outcome = "scheduled"
-            elif isinstance(decision, Reject):
-                transition = Transition(
-                    ExecutionPhase.FAILED, ConditionReason.REJECTED, decision.message, "Warning"
-                )
-                await self._decide(decision.key, transition)
-                outcome = "rejected"
-            elif isinstance(decision, Invalid):
-                transition = Transition(
-                    ExecutionPhase.FAILED, ConditionReason.INVALID, decision.message, "Warning"
-                )
-                await self._decide(decision.key, transition)
-                outcome = "invalid"
-            else:
-                assert isinstance(decision, Cancel)
-                await self._decide(
-                    decision.key, Transition(ExecutionPhase.CANCELLED, ConditionReason.CANCELLED, "Cancelled")
+                    key, Transition(ExecutionPhase.CANCELLED, ConditionReason.CANCELLED, "Cancelled")
                 )
                 outcome = "cancelled"
+            else:
+                outcome, transition, waiting_for = self._own_status(decision)
+                await self._room()
+                self._concurrently(key, self._decide(key, transition, waiting_for=waiting_for))
             self.metrics.decisions.labels(outcome).inc()
+
+    @staticmethod
+    def _own_status(decision: Decision) -> tuple[str, Transition, str | None]:
+        """A decision that writes only its execution's status: outcome, transition, waitingFor."""
+        if isinstance(decision, Queue):
+            message = f"Queued: waiting for {decision.waiting_for}"
+            transition = Transition(ExecutionPhase.QUEUED, ConditionReason.QUEUED, message)
+            return "queued", transition, decision.waiting_for
+        if isinstance(decision, Schedule):
+            message = f"Scheduled for {decision.at.isoformat()}"
+            return "scheduled", Transition(ExecutionPhase.SCHEDULED, ConditionReason.SCHEDULED, message), None
+        failed = ExecutionPhase.FAILED
+        if isinstance(decision, Reject):
+            return "rejected", Transition(failed, ConditionReason.REJECTED, decision.message, "Warning"), None
+        assert isinstance(decision, Invalid)
+        return "invalid", Transition(failed, ConditionReason.INVALID, decision.message, "Warning"), None
 
     async def _fresh(self, key: ExecKey) -> dict[str, Any] | None:
         obj = await self.api.get_execution(key.namespace, key.name)
@@ -675,14 +745,12 @@ class AdmissionLoop:
         self.outbox.post(obj["metadata"]["namespace"], event)
 
     async def _label(self, obj: dict[str, Any]) -> None:
-        deployment = (obj.get("spec") or {}).get("deployment")
-        if not deployment:
-            return
-        value = label_value(deployment)
-        if ((obj.get("metadata") or {}).get("labels") or {}).get(LABEL_DEPLOYMENT) == value:
+        labels = deployment_label((obj.get("spec") or {}).get("deployment"))
+        current = (obj.get("metadata") or {}).get("labels") or {}
+        if all(current.get(k) == v for k, v in labels.items()):
             return
         key = exec_key(obj)
-        patch = {"metadata": {"labels": {LABEL_DEPLOYMENT: value}}}
+        patch = {"metadata": {"labels": labels}}
         with contextlib.suppress(NotFound):
             self._record(
                 await self.api.patch_custom(
@@ -779,7 +847,7 @@ class AdmissionLoop:
             metadata = obj.get("metadata") or {}
             finalizers = _finalizers(obj)
             deployment = (obj.get("spec") or {}).get("deployment")
-            labels = {LABEL_DEPLOYMENT: label_value(deployment)} if deployment else {}
+            labels = deployment_label(deployment)
             has_labels = all((metadata.get("labels") or {}).get(k) == v for k, v in labels.items())
             if FINALIZER in finalizers and has_labels:
                 return

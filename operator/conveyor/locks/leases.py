@@ -100,6 +100,12 @@ class LeaseLocks:
         self.duration_seconds = duration_seconds
         self._known: dict[LeaseRef, LeaseHolders] = {}
 
+    def known_duration(self, ref: LeaseRef) -> int | None:
+        """The lease's duration as last seen by this process (durations change only with the
+        operator's settings), None when it was never read or written here."""
+        known = self._known.get(ref)
+        return None if known is None else known.duration_seconds
+
     async def read(self, ref: LeaseRef) -> LeaseHolders:
         state = LeaseHolders.from_lease(await self._api.get_lease(ref.namespace, ref.name))
         self._known[ref] = state

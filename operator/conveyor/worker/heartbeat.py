@@ -6,7 +6,9 @@ execution's lease (its deployment's, or the system lease) at a third of the leas
 survives two missed renewals. Renewals are CAS writes through `conveyor.locks` (a 409 re-reads and
 tries again at once). A lease renewed less than one interval ago is not written again: the operator
 renews it when it admits the execution, so a short execution costs its lease no write at all (and
-the operator's copy of the lease stays current for the release).
+the operator's copy of the lease stays current for the release). Once this process knows a lease's
+duration, the first beat of an execution admitted less than one interval ago is not even a read:
+it waits until an interval after the admission (the lease was renewed then).
 
 When the execution no longer holds its lease, the operator has ended it (kill, worker lost, the
 object deleted); the heartbeat says so once and stops, and the caller stops the workflow.
@@ -35,13 +37,23 @@ def lease_of(spec: ExecutionSpec, namespace: str, operator_namespace: str) -> Le
 
 
 async def keep_renewed(
-    locks: LeaseLocks, ref: LeaseRef, holder: str, on_lost: Callable[[], None], interval: float | None = None
+    locks: LeaseLocks,
+    ref: LeaseRef,
+    holder: str,
+    on_lost: Callable[[], None],
+    interval: float | None = None,
+    renewed_at: datetime | None = None,
 ) -> None:
     """Renew until cancelled; call `on_lost()` and return when `holder` no longer holds the lease.
+    `renewed_at`: when the operator last renewed it for `holder` (its admission), if known.
 
     A failed API call is retried at the next beat: one hiccup must not cost the execution, and a
     long outage is exactly what the lease duration is there to detect.
     """
+    duration = locks.known_duration(ref)
+    if renewed_at is not None and duration is not None:
+        elapsed = (datetime.now(UTC) - renewed_at).total_seconds()
+        await asyncio.sleep(max(0.0, _interval(interval, duration) - elapsed))
     while True:
         duration = DEFAULT_LEASE_DURATION_SECONDS
         try:

@@ -81,6 +81,9 @@ class ExecutionReporter:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._secrets: tuple[str, ...] = ()
+        self.latest: dict[str, Any] = execution
+        """The newest version of the Execution this reporter wrote (or was given): the final status
+        is a CAS on it first, and reads the Execution again only when that loses."""
 
     def mask(self, secrets: tuple[str, ...]) -> None:
         """From now on, these values are written as ****** in log lines and Events."""
@@ -162,7 +165,7 @@ class ExecutionReporter:
                     self._total, self._finished, list(self._succeeded) if self._checkpointed else None
                 )
             try:
-                await self._api.patch_custom(
+                self.latest = await self._api.patch_custom(
                     EXECUTION.plural, self.namespace, self.name, patch, status=True, count_as="progress"
                 )
             except (TimeoutError, ApiError, OSError) as error:

@@ -25,6 +25,7 @@ from conveyor.api.models import FINAL_PHASES, ExecutionPhase, ExecutionSpec
 from conveyor.api.names import EXECUTION
 from conveyor.kube.api import KubeApi
 from conveyor.kube.events import WORKER_COMPONENT, build_event
+from conveyor.kube.times import parse_time
 from conveyor.locks.api import ApiError, Conflict, NotFound
 from conveyor.locks.leases import LeaseLocks
 from conveyor.worker import events
@@ -202,24 +203,31 @@ class ExecutionRun:
             self.reporter.line(f"no longer holds lease {ref.namespace}/{ref.name}: stopping the workflow")
             self.token.request(CancelMode.FORCE)
 
-        await keep_renewed(self._locks, ref, self._running.name, lost, self._settings.renew_interval)
+        admitted = parse_time((self._claimed.get("status") or {}).get("admittedAt"))
+        await keep_renewed(
+            self._locks, ref, self._running.name, lost, self._settings.renew_interval, renewed_at=admitted
+        )
 
     async def _write_final(
         self, outcome: WorkflowOutcome, total: int, finished: int, succeeded: list[str] | None
     ) -> None:
-        """A CAS on the execution as it is now; retried on conflicts, and a few times on API errors
-        (after that the lease runs out and the operator ends it: `worker lost` is still one final
-        status)."""
+        """A CAS on the execution as this worker last wrote it (no read first: when nobody else
+        wrote since, the checks below hold by construction), then on fresh reads; retried on
+        conflicts, and a few times on API errors (after that the lease runs out and the operator
+        ends it: `worker lost` is still one final status)."""
         metadata = self._claimed["metadata"]
         namespace, name = metadata["namespace"], metadata["name"]
         errors = 0
+        known: dict[str, Any] | None = self.reporter.latest
         while True:
             try:
-                if await self._try_final(namespace, name, outcome, total, finished, succeeded):
+                if await self._try_final(namespace, name, outcome, total, finished, succeeded, known):
                     return
             except Conflict:
+                known = None
                 continue
             except (ApiError, OSError, TimeoutError) as error:
+                known = None  # the write may have landed: look before writing again
                 errors += 1
                 if errors >= FINAL_WRITE_ATTEMPTS:
                     self.reporter.line(f"could not write the final status {outcome.status}: {error}")
@@ -228,9 +236,9 @@ class ExecutionRun:
 
     async def _try_final(
         self, namespace: str, name: str, outcome: WorkflowOutcome, total: int, finished: int,
-        succeeded: list[str] | None,
+        succeeded: list[str] | None, known: dict[str, Any] | None = None,
     ) -> bool:
-        current = await self._api.get_execution(namespace, name)
+        current = known if known is not None else await self._api.get_execution(namespace, name)
         if current is None:
             self.reporter.line(f"{outcome.status}, but the Execution is gone: nothing to write")
             return True

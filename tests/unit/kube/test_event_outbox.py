@@ -25,11 +25,11 @@ class RecordingSink:
         self.posted.append(event["reason"])
 
 
-def _event(reason: str) -> dict[str, Any]:
-    return {"reason": reason, "involvedObject": {"name": "x"}}
+def _event(reason: str, name: str = "x") -> dict[str, Any]:
+    return {"reason": reason, "involvedObject": {"name": name, "namespace": "ns"}}
 
 
-def test_events_are_posted_in_the_order_they_were_handed_in() -> None:
+def test_the_events_of_one_object_are_posted_in_the_order_they_were_handed_in() -> None:
     async def main() -> list[str]:
         sink = RecordingSink()
         outbox = EventOutbox(sink)
@@ -60,7 +60,7 @@ def test_a_full_outbox_drops_new_events_and_counts_them() -> None:
     async def main() -> tuple[int, list[str]]:
         sink = RecordingSink()
         sink.gate.clear()
-        outbox = EventOutbox(sink, capacity=2)
+        outbox = EventOutbox(sink, capacity=2, writers=1)
         for index in range(5):
             outbox.post("ns", _event(f"E{index}"))
         sink.gate.set()
@@ -82,3 +82,15 @@ def test_a_failed_event_does_not_stop_the_ones_after_it() -> None:
         return sink.posted
 
     assert asyncio.run(main()) == ["Queued", "Admitted"]
+
+
+def test_the_events_of_many_objects_are_all_posted_by_the_writers() -> None:
+    async def main() -> list[str]:
+        sink = RecordingSink()
+        outbox = EventOutbox(sink, writers=4)
+        for index in range(40):
+            outbox.post("ns", _event(f"E{index}", name=f"x{index}"))
+        await outbox.close()
+        return sink.posted
+
+    assert sorted(asyncio.run(main())) == sorted(f"E{index}" for index in range(40))

@@ -396,6 +396,36 @@ def test_cel_transition_rule_applies_on_update() -> None:
 
 
 @needs_cel
+def test_an_update_that_leaves_a_value_unchanged_is_not_refused_for_its_rules() -> None:
+    """Validation ratcheting (KEP-4008): a value stored before a rule existed may stay as it is."""
+    broken = cr(queue=True, force=True)
+    assert validate(broken, CEL_SCHEMA, old=broken) == []
+
+
+@needs_cel
+def test_an_update_that_changes_a_value_is_judged_by_its_rules_again() -> None:
+    causes = validate(cr(queue=True, force=True), CEL_SCHEMA, old=cr(queue=True))
+    assert [c["message"] for c in causes] == ['Invalid value: "object": queue and force cannot both be set']
+
+
+@needs_cel
+def test_a_transition_rule_is_evaluated_even_on_an_unchanged_value() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {"n": {"type": "integer"}},
+                "x-kubernetes-validations": [{"rule": "self.n < oldSelf.n", "message": "n only falls"}],
+            }
+        },
+    }
+    same = {"spec": {"n": 2}}
+    causes = validate(same, schema, old=same)
+    assert [c["message"] for c in causes] == ['Invalid value: "object": n only falls']
+
+
+@needs_cel
 def test_cel_message_expression_and_field_path() -> None:
     schema = {
         "type": "object",
