@@ -116,9 +116,12 @@ one write per burst is enough for humans and `kubectl get cvd`."""
 MAX_RETRY_AFTER_SECONDS = 30.0
 """A server asking for longer is obeyed only this far: admission must not stall for minutes."""
 
-PRIORITY_RUN = 8
-"""Admitted executions' changes looked at in a row before one new request gets its turn: ends go
-first, but a steady stream of them must not starve new requests of their first decision."""
+PRIORITY_RUN = 1
+"""Admitted executions' changes looked at in a row before one new request gets its turn. Ends go
+before a backlog of new requests (an end hands a slot on), but each admitted execution changes
+several times (admitted, claimed, ended, finalizer gone), so more than one in a row starves a burst
+of new requests of their first decision: measured, they then waited seconds with no status and were
+mostly admitted straight away instead of showing `queued`."""
 
 MAX_IN_FLIGHT = 32
 """Own-status decisions written concurrently; more wait for one of them to finish."""
