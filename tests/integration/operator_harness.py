@@ -6,9 +6,11 @@ insides, so the same tests run on kind when CONVEYOR_TEST_KUBECONFIG is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -252,3 +254,30 @@ class WorkerStandIn:
     def run(self, name: str) -> None:
         self.claim(name)
         self.finish(name)
+
+    @contextlib.contextmanager
+    def renewing(self, deployment: str, every: float = 5.0) -> Iterator[None]:
+        """Renew `deployment`'s Lease while the block runs, as a worker's heartbeat does for a running
+        execution: a test that keeps one running longer than the lease lasts needs it, or the
+        operator rightly ends it `failed` (worker lost)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            name = deployment_lease_name(deployment)
+            while not stop.wait(every):
+                try:
+                    lease = self.cluster.coordination.read_namespaced_lease(name, self.cluster.namespace)
+                    if lease.spec is None:
+                        continue
+                    lease.spec.renew_time = datetime.now(UTC)
+                    self.cluster.coordination.replace_namespaced_lease(name, self.cluster.namespace, lease)
+                except ApiException:  # a lost CAS or a hiccup: the next beat tries again
+                    continue
+
+        thread = threading.Thread(target=beat, name=f"renew:{deployment}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)

@@ -396,12 +396,14 @@ def admission_errors(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.
 
 
 @pytest.fixture
-def steady(cluster: Cluster, operator: OperatorThread, worker: WorkerStandIn) -> str:
-    """A running execution of another deployment, which no bad input may disturb."""
+def steady(cluster: Cluster, operator: OperatorThread, worker: WorkerStandIn) -> Iterator[str]:
+    """A running execution of another deployment, which no bad input may disturb (its lease renewed,
+    as its worker would: the long storm lasts longer than a lease)."""
     cluster.deployment("steady")
     name = cluster.execution(deployment="steady")
     worker.claim(name)
-    return name
+    with worker.renewing("steady"):
+        yield name
 
 
 def assert_undisturbed(cluster: Cluster, steady: str) -> None:

@@ -238,6 +238,8 @@ class AdmissionLoop:
         self._background: set[asyncio.Task[None]] = set()
         self._in_flight: dict[ExecKey, asyncio.Task[None]] = {}
         self._failure: BaseException | None = None
+        self._listing: set[ExecKey] | None = None
+        """While a rebuild lists Executions: those the watch told about meanwhile."""
         self._look_again: set[ExecKey] = set()
         """Changed while their own write was in flight: looked at once it lands, not waited for."""
         """The first error of a decision carried out concurrently, raised by the loop at its next step."""
@@ -251,6 +253,8 @@ class AdmissionLoop:
 
     def observe_execution(self, event_type: str | None, obj: dict[str, Any]) -> None:
         key = exec_key(obj)
+        if self._listing is not None:
+            self._listing.add(key)
         if event_type == "DELETED":
             self.executions.pop(key, None)
             self._deleted[key] = obj
@@ -448,12 +452,24 @@ class AdmissionLoop:
         finished, under the same start order), or released when the start order now forbids it."""
         self.resyncs += 1
         self._resync_needed = False
-        listed = await self._list_executions()
+        self._listing = set()
+        try:
+            listed = await self._list_executions()
+        finally:
+            told, self._listing = self._listing, None
         fresh: dict[ExecKey, dict[str, Any]] = {}
         for obj in listed:
             key = exec_key(obj)
             cached = self.executions.get(key)
-            fresh[key] = obj if cached is None or _newer(cached, obj) else cached
+            if key not in told:
+                fresh[key] = obj if cached is None or _newer(cached, obj) else cached
+        # What the watch told while the list was on its way is newer than the list: an execution
+        # created meanwhile is kept (dropping it would leave it undecided for good), and one deleted
+        # meanwhile is not brought back from the list.
+        for key in told:
+            cached = self.executions.get(key)
+            if cached is not None:
+                fresh[key] = cached
         self.executions = fresh
         await self._repair_leases()
         records: list[tuple[Any, Phase | None]] = []

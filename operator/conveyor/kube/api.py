@@ -106,7 +106,10 @@ class KubeApi:
         response = await self._client.call_api(method, url, headers, payload, post)
         data = await response.read()
         if response.status >= 400:
-            raise _error(response.status, data, response.headers.get("Retry-After"))
+            error = _error(response.status, data, response.headers.get("Retry-After"))
+            if response.status in (405, 400):  # our request was malformed: say which one
+                error.args = (f"{error.args[0]} ({method} {path})",)
+            raise error
         return json.loads(data) if data else None
 
     # ----- Conveyor objects ---------------------------------------------------------------------
