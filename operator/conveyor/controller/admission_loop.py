@@ -111,6 +111,9 @@ WORKER_LOST_MESSAGE = "worker lost: the execution's lease was not renewed within
 DEPLOYMENT_STATUS_MIN_INTERVAL = 1.0
 """A Deployment's status is rewritten at most once a second: counts change with every execution, and
 one write per burst is enough for humans and `kubectl get cvd`."""
+DEPLOYMENT_STATUS_BATCH = 16
+"""Deployments reconciled per turn of the loop: 2,000 Deployments created at once (the long bad-input
+storm) held admission for six seconds while every one of them got its first status."""
 
 
 MAX_RETRY_AFTER_SECONDS = 30.0
@@ -340,7 +343,8 @@ class AdmissionLoop:
                         if self.settings.create_worker_jobs:
                             await self._ensure_pending_workers()
                         next_lease_check = clock() + self.settings.lease_check_interval
-                    await self._write_deployment_statuses()
+                    if await self._write_deployment_statuses():
+                        continue  # more Deployments due: executions first, then the next batch
                 except Resync as why:
                     logger.info("resync: %s", why)
                     self._resync_needed = True
@@ -1100,8 +1104,11 @@ class AdmissionLoop:
 
     # ----- Deployments --------------------------------------------------------------------------
 
-    async def _write_deployment_statuses(self) -> None:
+    async def _write_deployment_statuses(self) -> bool:
+        """At most DEPLOYMENT_STATUS_BATCH Deployments per turn; True when more are due now (the loop
+        then comes back at once, after looking at executions again)."""
         now = asyncio.get_running_loop().time()
+        done = 0
         for key in list(self._dirty_deployments):
             obj = self.deployments.get(key)
             if obj is None:
@@ -1110,8 +1117,12 @@ class AdmissionLoop:
             last = self._deployment_written.get(key)
             if last is not None and now - last[0] < DEPLOYMENT_STATUS_MIN_INTERVAL:
                 continue
+            if done >= DEPLOYMENT_STATUS_BATCH:
+                return True
             del self._dirty_deployments[key]
             await self._reconcile_deployment(key, obj, last[1] if last else None)
+            done += 1
+        return False
 
     async def _reconcile_deployment(
         self, key: DeploymentKey, obj: dict[str, Any], last: dict[str, Any] | None
