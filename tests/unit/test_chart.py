@@ -4,23 +4,15 @@ calls the operator and the workers make."""
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from helm_chart import CHART, KUBERNETES_VERSION, NAMESPACE, RELEASE, REPO, helm, of_kind, render
 
 from conveyor.api.config import parse_operator_config
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "conveyor"
-KUBERNETES_VERSION = "1.35.0"
-RELEASE, NAMESPACE = "conveyor", "conveyor-system"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 
 VALUE_SETS: dict[str, tuple[str, ...]] = {
@@ -55,38 +47,12 @@ WORKER_CALLS: dict[tuple[str, str], set[str]] = {
 }
 
 
-def _helm(*args: str) -> subprocess.CompletedProcess[str]:
-    helm = REPO / ".tools" / "bin" / "helm"
-    binary = str(helm) if helm.exists() else shutil.which("helm")
-    if binary is None:
-        pytest.skip("helm is not installed (make tools)")
-    base = Path(os.environ.get("TMPDIR", "/tmp")) / "conveyor-helm"
-    env = {
-        **os.environ,
-        "HELM_CACHE_HOME": str(base / "cache"),
-        "HELM_CONFIG_HOME": str(base / "config"),
-        "HELM_DATA_HOME": str(base / "data"),
-    }
-    return subprocess.run([binary, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
-
-
-@functools.cache
-def _render(*args: str) -> tuple[dict[str, Any], ...]:
-    proc = _helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
-    assert proc.returncode == 0, proc.stderr
-    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
-
-
-def _of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
-    return [doc for doc in docs if doc["kind"] == kind]
-
-
 def _named(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> list[dict[str, Any]]:
-    return [doc for doc in _of_kind(docs, kind) if doc["metadata"]["name"] == name]
+    return [doc for doc in of_kind(docs, kind) if doc["metadata"]["name"] == name]
 
 
 def _operator_deployment(docs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    (deployment,) = _of_kind(docs, "Deployment")
+    (deployment,) = of_kind(docs, "Deployment")
     return deployment
 
 
@@ -108,13 +74,13 @@ def _grants(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
 
 
 def test_helm_lint_is_clean_in_strict_mode() -> None:
-    proc = _helm("lint", "--strict", str(CHART))
+    proc = helm("lint", "--strict", str(CHART))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(value_set: str) -> None:
-    docs = _render(*VALUE_SETS[value_set])
+    docs = render(*VALUE_SETS[value_set])
     checked = 0
     for doc in docs:
         if doc["apiVersion"].startswith("monitoring.coreos.com/"):
@@ -125,7 +91,7 @@ def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(value_set
 
 
 def test_values_schema_refuses_a_wildcard_plugin_resource() -> None:
-    proc = _helm(
+    proc = helm(
         "template", RELEASE, str(CHART),
         "--set", "worker.pluginRules[0].apiGroups={apps}",
         "--set", "worker.pluginRules[0].resources={*}",
@@ -136,7 +102,7 @@ def test_values_schema_refuses_a_wildcard_plugin_resource() -> None:
 
 
 def test_values_schema_refuses_an_unknown_value() -> None:
-    proc = _helm("template", RELEASE, str(CHART), "--set", "operator.replicaCount=3")
+    proc = helm("template", RELEASE, str(CHART), "--set", "operator.replicaCount=3")
     assert proc.returncode != 0
     assert "replicaCount" in proc.stderr
 
@@ -158,30 +124,30 @@ def test_rendered_crds_are_the_generated_crds_plus_annotations() -> None:
         if doc
     }
     rendered = {}
-    for crd in _of_kind(_render(), "CustomResourceDefinition"):
+    for crd in of_kind(render(), "CustomResourceDefinition"):
         crd = {**crd, "metadata": {k: v for k, v in crd["metadata"].items() if k != "annotations"}}
         rendered[crd["metadata"]["name"]] = crd
     assert rendered == generated
 
 
 def test_crds_are_kept_on_uninstall() -> None:
-    for crd in _of_kind(_render(), "CustomResourceDefinition"):
+    for crd in of_kind(render(), "CustomResourceDefinition"):
         assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
 def test_crds_install_false_renders_no_crds() -> None:
-    assert _of_kind(_render(*VALUE_SETS["no-crds"]), "CustomResourceDefinition") == []
+    assert of_kind(render(*VALUE_SETS["no-crds"]), "CustomResourceDefinition") == []
 
 
 # ----- operator Deployment ------------------------------------------------------------------------
 
 
 def test_operator_runs_two_replicas_by_default() -> None:
-    assert _operator_deployment(_render())["spec"]["replicas"] == 2
+    assert _operator_deployment(render())["spec"]["replicas"] == 2
 
 
 def test_operator_runs_conveyor_operator_with_leader_election() -> None:
-    container = _container(_render())
+    container = _container(render())
     assert container["command"] == ["conveyor"]
     assert container["args"][0] == "operator"
     assert "--no-leader-election" not in container["args"]
@@ -189,23 +155,23 @@ def test_operator_runs_conveyor_operator_with_leader_election() -> None:
 
 
 def test_operator_watches_all_namespaces_by_default() -> None:
-    assert "--all-namespaces" in _container(_render())["args"]
+    assert "--all-namespaces" in _container(render())["args"]
 
 
 def test_operator_watches_listed_namespaces_and_its_own() -> None:
-    args = _container(_render(*VALUE_SETS["watch-namespaces"]))["args"]
+    args = _container(render(*VALUE_SETS["watch-namespaces"]))["args"]
     watched = {arg.split("=", 1)[1] for arg in args if arg.startswith("--namespace=")}
     assert watched == {"shop", "web", NAMESPACE}
     assert "--all-namespaces" not in args
 
 
 def test_operator_namespace_comes_from_the_pod() -> None:
-    env = {item["name"]: item for item in _container(_render())["env"]}
+    env = {item["name"]: item for item in _container(render())["env"]}
     assert env["CONVEYOR_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
 
 
 def test_probes_hit_the_health_endpoint_on_the_metrics_port() -> None:
-    container = _container(_render())
+    container = _container(render())
     (port,) = container["ports"]
     assert port["name"] == "metrics"
     assert f"--metrics-port={port['containerPort']}" in container["args"]
@@ -214,7 +180,7 @@ def test_probes_hit_the_health_endpoint_on_the_metrics_port() -> None:
 
 
 def test_operator_pod_meets_the_restricted_pod_security_standard() -> None:
-    deployment = _operator_deployment(_render())
+    deployment = _operator_deployment(render())
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]["securityContext"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -225,7 +191,7 @@ def test_operator_pod_meets_the_restricted_pod_security_standard() -> None:
 
 
 def test_operator_has_resources_and_spreads_over_nodes() -> None:
-    deployment = _operator_deployment(_render())
+    deployment = _operator_deployment(render())
     pod = deployment["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["requests"]
     (spread,) = pod["topologySpreadConstraints"]
@@ -233,15 +199,15 @@ def test_operator_has_resources_and_spreads_over_nodes() -> None:
 
 
 def test_workers_default_to_the_operator_image() -> None:
-    container = _container(_render())
+    container = _container(render())
     assert f"--worker-image={container['image']}" in container["args"]
 
 
 def test_pod_disruption_budget_and_metrics_service_select_the_operator_pods() -> None:
-    docs = _render()
+    docs = render()
     pod_labels = _operator_deployment(docs)["spec"]["template"]["metadata"]["labels"]
-    (pdb,) = _of_kind(docs, "PodDisruptionBudget")
-    (service,) = _of_kind(docs, "Service")
+    (pdb,) = of_kind(docs, "PodDisruptionBudget")
+    (service,) = of_kind(docs, "Service")
     assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert service["spec"]["selector"].items() <= pod_labels.items()
@@ -252,28 +218,28 @@ def test_pod_disruption_budget_and_metrics_service_select_the_operator_pods() ->
 
 
 def test_no_service_monitor_without_the_prometheus_operator_api() -> None:
-    assert _of_kind(_render(), "ServiceMonitor") == []
+    assert of_kind(render(), "ServiceMonitor") == []
 
 
 def test_service_monitor_when_the_prometheus_operator_api_is_served() -> None:
-    assert len(_of_kind(_render("--api-versions", SERVICE_MONITOR_API), "ServiceMonitor")) == 1
+    assert len(of_kind(render("--api-versions", SERVICE_MONITOR_API), "ServiceMonitor")) == 1
 
 
 def test_service_monitor_when_enabled_by_value() -> None:
-    (monitor,) = _of_kind(_render(*VALUE_SETS["service-monitor"]), "ServiceMonitor")
+    (monitor,) = of_kind(render(*VALUE_SETS["service-monitor"]), "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
 
 
 def test_service_monitor_disabled_by_value_even_with_the_api() -> None:
-    docs = _render("--api-versions", SERVICE_MONITOR_API, "--set", "metrics.serviceMonitor.enabled=false")
-    assert _of_kind(docs, "ServiceMonitor") == []
+    docs = render("--api-versions", SERVICE_MONITOR_API, "--set", "metrics.serviceMonitor.enabled=false")
+    assert of_kind(docs, "ServiceMonitor") == []
 
 
 # ----- configuration ------------------------------------------------------------------------------
 
 
 def test_config_map_from_values_is_a_valid_operator_configuration() -> None:
-    docs = _render(
+    docs = render(
         "--set", "config.maxRunningExecutions=4",
         "--set", "config.workerImage=example.com/worker:1",
         "--set", "config.systemWorkflows.maintenance.mapping=ops.maintenance",
@@ -288,7 +254,7 @@ def test_config_map_from_values_is_a_valid_operator_configuration() -> None:
 
 
 def test_default_config_map_is_the_default_operator_configuration() -> None:
-    (config_map,) = _of_kind(_render(), "ConfigMap")
+    (config_map,) = of_kind(render(), "ConfigMap")
     assert parse_operator_config(config_map["data"]) == parse_operator_config(None)
 
 
@@ -297,8 +263,8 @@ def test_default_config_map_is_the_default_operator_configuration() -> None:
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_no_rbac_rule_uses_a_wildcard(value_set: str) -> None:
-    docs = _render(*VALUE_SETS[value_set])
-    for role in _of_kind(docs, "Role") + _of_kind(docs, "ClusterRole"):
+    docs = render(*VALUE_SETS[value_set])
+    for role in of_kind(docs, "Role") + of_kind(docs, "ClusterRole"):
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule.get(field, []), f"{role['metadata']['name']}: {rule}"
@@ -313,11 +279,11 @@ def _operator_role(
 
 
 def test_operator_cluster_role_grants_exactly_the_calls_the_operator_makes() -> None:
-    assert _grants(_operator_role(_render(), "ClusterRole")["rules"]) == OPERATOR_CALLS
+    assert _grants(_operator_role(render(), "ClusterRole")["rules"]) == OPERATOR_CALLS
 
 
 def test_operator_reads_only_its_own_config_map() -> None:
-    docs = _render()
+    docs = render()
     (role,) = _named(docs, "Role", f"{RELEASE}-operator-config")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert role["rules"] == [
@@ -331,13 +297,13 @@ def test_operator_reads_only_its_own_config_map() -> None:
 
 
 def test_watch_namespaces_gives_roles_not_a_cluster_role() -> None:
-    docs = _render(*VALUE_SETS["watch-namespaces"])
+    docs = render(*VALUE_SETS["watch-namespaces"])
     assert _named(docs, "ClusterRole", f"{RELEASE}-operator") == []
     for namespace in ("shop", "web", NAMESPACE):
         assert _grants(_operator_role(docs, "Role", namespace)["rules"]) == OPERATOR_CALLS
         (binding,) = [
             doc
-            for doc in _of_kind(docs, "RoleBinding")
+            for doc in of_kind(docs, "RoleBinding")
             if doc["metadata"]["name"] == f"{RELEASE}-operator" and doc["metadata"]["namespace"] == namespace
         ]
         assert binding["subjects"] == [
@@ -346,7 +312,7 @@ def test_watch_namespaces_gives_roles_not_a_cluster_role() -> None:
 
 
 def test_operator_may_read_and_bind_only_the_worker_cluster_role() -> None:
-    rules = _operator_role(_render(), "ClusterRole")["rules"]
+    rules = _operator_role(render(), "ClusterRole")["rules"]
     (bind,) = [rule for rule in rules if "clusterroles" in rule["resources"]]
     assert bind == {
         "apiGroups": ["rbac.authorization.k8s.io"],
@@ -357,7 +323,7 @@ def test_operator_may_read_and_bind_only_the_worker_cluster_role() -> None:
 
 
 def test_worker_cluster_role_grants_the_worker_calls_and_the_plugin_rules() -> None:
-    (role,) = _named(_render(), "ClusterRole", "conveyor-worker")
+    (role,) = _named(render(), "ClusterRole", "conveyor-worker")
     granted = _grants(role["rules"])
     for resource, verbs in WORKER_CALLS.items():
         assert verbs <= granted[resource], resource
@@ -368,23 +334,23 @@ def test_worker_cluster_role_grants_the_worker_calls_and_the_plugin_rules() -> N
 def test_worker_cluster_role_is_the_one_the_operator_creates_when_missing() -> None:
     from conveyor.controller.worker_identity import build_worker_cluster_role
 
-    (role,) = _named(_render(), "ClusterRole", "conveyor-worker")
+    (role,) = _named(render(), "ClusterRole", "conveyor-worker")
     assert role["rules"] == build_worker_cluster_role()["rules"]
 
 
 def test_only_the_system_worker_gets_an_account_from_the_chart_in_the_release_namespace() -> None:
     """Deployment workers get theirs from the operator (one per deployment): a namespace-wide
     `conveyor-worker` account elsewhere would be shared by every worker there."""
-    docs = _render(*VALUE_SETS["watch-namespaces"])
+    docs = render(*VALUE_SETS["watch-namespaces"])
     accounts = {
         (doc["metadata"]["namespace"], doc["metadata"]["name"])
-        for doc in _of_kind(docs, "ServiceAccount")
+        for doc in of_kind(docs, "ServiceAccount")
         if doc["metadata"]["name"].startswith("conveyor-worker")
     }
     assert accounts == {(NAMESPACE, "conveyor-worker")}
     (binding,) = [
         doc
-        for doc in _of_kind(docs, "RoleBinding")
+        for doc in of_kind(docs, "RoleBinding")
         if doc["metadata"]["name"].startswith("conveyor-worker")
     ]
     assert binding["metadata"]["namespace"] == NAMESPACE
@@ -397,13 +363,13 @@ def test_only_the_system_worker_gets_an_account_from_the_chart_in_the_release_na
 
 
 def test_worker_roles_grant_no_rbac_and_snapshots_only_what_they_need() -> None:
-    docs = _render()
+    docs = render()
     (worker,) = _named(docs, "ClusterRole", "conveyor-worker")
     groups = {group for rule in worker["rules"] for group in rule["apiGroups"]}
     assert "rbac.authorization.k8s.io" not in groups
     assert _named(docs, "ClusterRoleBinding", "conveyor-worker") == []
     snapshots = [
-        doc for doc in _of_kind(docs, "ClusterRole") if doc["metadata"]["name"].endswith("-system-worker")
+        doc for doc in of_kind(docs, "ClusterRole") if doc["metadata"]["name"].endswith("-system-worker")
     ]
     assert snapshots
     for role in snapshots:  # the system worker's snapshots: Conveyor objects, and namespaces to restore into
@@ -416,7 +382,7 @@ def test_worker_roles_grant_no_rbac_and_snapshots_only_what_they_need() -> None:
 
 
 def test_notes_name_the_first_command_to_run() -> None:
-    proc = _helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client")
+    proc = helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client")
     assert proc.returncode == 0, proc.stderr
     notes = proc.stdout.split("NOTES:", 1)[1]
     assert f"kubectl rollout status deployment/{RELEASE}-operator -n {NAMESPACE}" in notes

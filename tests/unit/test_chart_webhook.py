@@ -5,63 +5,28 @@ operator's webhook server, over a certificate the API server can verify, from He
 from __future__ import annotations
 
 import base64
-import functools
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 from cryptography import x509
+from helm_chart import CHART, KUBERNETES_VERSION, NAMESPACE, RELEASE, helm, of_kind, render
 
 from conveyor.controller.webhook import DEPLOYMENTS_WEBHOOK, EXECUTIONS_WEBHOOK
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "conveyor"
-KUBERNETES_VERSION = "1.35.0"
-RELEASE, NAMESPACE = "conveyor", "conveyor-system"
 SERVICE = f"{RELEASE}-operator-webhook"
 ENABLED = ("--set", "webhook.enabled=true")
 CERT_MANAGER = (*ENABLED, "--set", "webhook.certManager.enabled=true")
 
 
-def _helm(*args: str) -> subprocess.CompletedProcess[str]:
-    helm = REPO / ".tools" / "bin" / "helm"
-    binary = str(helm) if helm.exists() else shutil.which("helm")
-    if binary is None:
-        pytest.skip("helm is not installed (make tools)")
-    base = Path(os.environ.get("TMPDIR", "/tmp")) / "conveyor-helm"
-    env = {
-        **os.environ,
-        "HELM_CACHE_HOME": str(base / "cache"),
-        "HELM_CONFIG_HOME": str(base / "config"),
-        "HELM_DATA_HOME": str(base / "data"),
-    }
-    return subprocess.run([binary, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
-
-
-@functools.cache
-def _render(*args: str) -> tuple[dict[str, Any], ...]:
-    proc = _helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args)
-    assert proc.returncode == 0, proc.stderr
-    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
-
-
-def _of_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
-    return [doc for doc in docs if doc["kind"] == kind]
-
-
 def _pod(docs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    (deployment,) = _of_kind(docs, "Deployment")
+    (deployment,) = of_kind(docs, "Deployment")
     pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
     return pod
 
 
 def _configuration(docs: tuple[dict[str, Any], ...]) -> dict[str, Any]:
-    (configuration,) = _of_kind(docs, "ValidatingWebhookConfiguration")
+    (configuration,) = of_kind(docs, "ValidatingWebhookConfiguration")
     return configuration
 
 
@@ -78,7 +43,7 @@ def _mounted_secret(docs: tuple[dict[str, Any], ...]) -> str:
 
 @pytest.mark.parametrize("values", ["helm-certificate", "cert-manager"])
 def test_helm_lint_is_clean_with_the_webhook(values: str) -> None:
-    proc = _helm("lint", "--strict", str(CHART), *(ENABLED if values == "helm-certificate" else CERT_MANAGER))
+    proc = helm("lint", "--strict", str(CHART), *(ENABLED if values == "helm-certificate" else CERT_MANAGER))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -86,21 +51,21 @@ def test_helm_lint_is_clean_with_the_webhook(values: str) -> None:
 def test_every_rendered_object_with_the_webhook_is_valid_against_the_kubernetes_schemas(values: str) -> None:
     extra = {"helm-certificate": ENABLED, "cert-manager": CERT_MANAGER,
              "watch-namespaces": (*ENABLED, "--set", "watchNamespaces={shop}")}[values]
-    for doc in _render(*extra):
+    for doc in render(*extra):
         if doc["apiVersion"].startswith(("cert-manager.io/", "monitoring.coreos.com/")):
             continue  # not Kubernetes types
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
 def test_the_webhook_is_off_by_default() -> None:
-    docs = _render()
-    assert _of_kind(docs, "ValidatingWebhookConfiguration") == []
+    docs = render()
+    assert of_kind(docs, "ValidatingWebhookConfiguration") == []
     assert not any(arg.startswith("--webhook") for arg in _pod(docs)["containers"][0]["args"])
 
 
 def test_the_webhook_service_reaches_the_operator_webhook_port() -> None:
-    docs = _render(*ENABLED)
-    (service,) = [s for s in _of_kind(docs, "Service") if s["metadata"]["name"] == SERVICE]
+    docs = render(*ENABLED)
+    (service,) = [s for s in of_kind(docs, "Service") if s["metadata"]["name"] == SERVICE]
     container = _pod(docs)["containers"][0]
     (port,) = [p for p in container["ports"] if p["name"] == "webhook"]
     assert service["spec"]["ports"][0]["targetPort"] == "webhook"
@@ -108,7 +73,7 @@ def test_the_webhook_service_reaches_the_operator_webhook_port() -> None:
 
 
 def test_the_webhooks_call_the_operator_handlers_by_their_paths() -> None:
-    hooks = _configuration(_render(*ENABLED))["webhooks"]
+    hooks = _configuration(render(*ENABLED))["webhooks"]
     paths = {hook["clientConfig"]["service"]["path"] for hook in hooks}
     assert paths == {f"/{EXECUTIONS_WEBHOOK}", f"/{DEPLOYMENTS_WEBHOOK}"}
 
@@ -116,14 +81,14 @@ def test_the_webhooks_call_the_operator_handlers_by_their_paths() -> None:
 def test_only_new_requests_are_sent_executions_on_create_and_no_subresource() -> None:
     rules = {
         rule["resources"][0]: rule["operations"]
-        for hook in _configuration(_render(*ENABLED))["webhooks"]
+        for hook in _configuration(render(*ENABLED))["webhooks"]
         for rule in hook["rules"]
     }
     assert rules == {"executions": ["CREATE"], "deployments": ["CREATE", "UPDATE"]}
 
 
 def test_a_down_webhook_lets_requests_through_by_default() -> None:
-    for hook in _configuration(_render(*ENABLED))["webhooks"]:
+    for hook in _configuration(render(*ENABLED))["webhooks"]:
         assert hook["failurePolicy"] == "Ignore"
         assert hook["sideEffects"] == "None"
         assert hook["admissionReviewVersions"] == ["v1"]
@@ -131,14 +96,14 @@ def test_a_down_webhook_lets_requests_through_by_default() -> None:
 
 
 def test_failure_policy_comes_from_the_values() -> None:
-    hooks = _configuration(_render(*ENABLED, "--set", "webhook.failurePolicy=Fail"))["webhooks"]
+    hooks = _configuration(render(*ENABLED, "--set", "webhook.failurePolicy=Fail"))["webhooks"]
     assert {hook["failurePolicy"] for hook in hooks} == {"Fail"}
 
 
 def test_the_helm_certificate_is_for_the_service_and_trusted_by_the_ca_bundle() -> None:
-    docs = _render(*ENABLED)
+    docs = render(*ENABLED)
     secret_name = _mounted_secret(docs)
-    (secret,) = [s for s in _of_kind(docs, "Secret") if s["metadata"]["name"] == secret_name]
+    (secret,) = [s for s in of_kind(docs, "Secret") if s["metadata"]["name"] == secret_name]
     certificate = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
     names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert f"{SERVICE}.{NAMESPACE}.svc" in names.get_values_for_type(x509.DNSName)
@@ -150,9 +115,9 @@ def test_the_helm_certificate_is_for_the_service_and_trusted_by_the_ca_bundle() 
 
 
 def test_cert_manager_issues_the_mounted_secret_and_injects_the_ca() -> None:
-    docs = _render(*CERT_MANAGER)
-    (certificate,) = _of_kind(docs, "Certificate")
-    (issuer,) = _of_kind(docs, "Issuer")
+    docs = render(*CERT_MANAGER)
+    (certificate,) = of_kind(docs, "Certificate")
+    (issuer,) = of_kind(docs, "Issuer")
     configuration = _configuration(docs)
     assert certificate["spec"]["secretName"] == _mounted_secret(docs)
     assert certificate["spec"]["issuerRef"]["name"] == issuer["metadata"]["name"]
@@ -161,19 +126,19 @@ def test_cert_manager_issues_the_mounted_secret_and_injects_the_ca() -> None:
         f"{NAMESPACE}/{certificate['metadata']['name']}"
     )
     assert all("caBundle" not in hook["clientConfig"] for hook in configuration["webhooks"])
-    assert [s for s in _of_kind(docs, "Secret") if s["metadata"]["name"] == _mounted_secret(docs)] == []
+    assert [s for s in of_kind(docs, "Secret") if s["metadata"]["name"] == _mounted_secret(docs)] == []
 
 
 def test_cert_manager_with_an_issuer_of_the_user_makes_no_issuer() -> None:
-    docs = _render(*CERT_MANAGER, "--set", "webhook.certManager.issuerRef.name=corp-ca",
+    docs = render(*CERT_MANAGER, "--set", "webhook.certManager.issuerRef.name=corp-ca",
                    "--set", "webhook.certManager.issuerRef.kind=ClusterIssuer")
-    (certificate,) = _of_kind(docs, "Certificate")
-    assert _of_kind(docs, "Issuer") == []
+    (certificate,) = of_kind(docs, "Certificate")
+    assert of_kind(docs, "Issuer") == []
     assert certificate["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
 
 
 def test_watched_namespaces_scope_the_webhook() -> None:
-    hooks = _configuration(_render(*ENABLED, "--set", "watchNamespaces={shop}"))["webhooks"]
+    hooks = _configuration(render(*ENABLED, "--set", "watchNamespaces={shop}"))["webhooks"]
     for hook in hooks:
         (expression,) = hook["namespaceSelector"]["matchExpressions"]
         assert expression["key"] == "kubernetes.io/metadata.name"
@@ -181,7 +146,7 @@ def test_watched_namespaces_scope_the_webhook() -> None:
 
 
 def test_writes_of_the_operator_and_the_system_worker_are_never_sent_to_the_webhook() -> None:
-    docs = _render(*ENABLED)
+    docs = render(*ENABLED)
     account = _pod(docs)["serviceAccountName"]
     for hook in _configuration(docs)["webhooks"]:
         (condition,) = hook["matchConditions"]

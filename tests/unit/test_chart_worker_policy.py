@@ -3,14 +3,9 @@ conveyor.controller.worker_policy builds, and the value worker.isolationPolicy t
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
+from helm_chart import render, template
 
 from conveyor.controller.worker_policy import (
     POLICY_NAME,
@@ -18,32 +13,12 @@ from conveyor.controller.worker_policy import (
     build_worker_policy_spec,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "conveyor"
-TEMPLATE = "templates/worker-policy.yaml"
 POLICY_KINDS = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
-
-
-def _render(*args: str) -> subprocess.CompletedProcess[str]:
-    helm = REPO / ".tools" / "bin" / "helm"
-    binary = str(helm) if helm.exists() else shutil.which("helm")
-    if binary is None:
-        pytest.skip("helm is not installed (make tools)")
-    base = Path(os.environ.get("TMPDIR", "/tmp")) / "conveyor-helm"
-    env = {**os.environ, "HELM_CACHE_HOME": str(base / "cache"), "HELM_CONFIG_HOME": str(base / "config"),
-           "HELM_DATA_HOME": str(base / "data")}
-    return subprocess.run(
-        [binary, "template", "conveyor", str(CHART), "--namespace", "conveyor-system", "--set",
-         "crds.install=false", *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
+NO_CRDS = ("--set", "crds.install=false")
 
 
 def _policy_objects(*args: str) -> dict[str, dict[str, Any]]:
-    proc = _render(*args)
-    assert proc.returncode == 0, proc.stderr
-    docs = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
-    return {doc["kind"]: doc for doc in docs if doc["kind"] in POLICY_KINDS}
+    return {doc["kind"]: doc for doc in render(*NO_CRDS, *args) if doc["kind"] in POLICY_KINDS}
 
 
 def test_the_chart_policy_is_the_one_the_operator_code_builds() -> None:
@@ -72,11 +47,9 @@ def test_a_cluster_that_does_not_serve_the_policy_gets_none() -> None:
 
 
 def test_an_operator_account_the_policy_would_match_is_refused() -> None:
-    proc = _render("--set", "serviceAccount.name=conveyor-worker-operator")
+    proc = template(*NO_CRDS, "--set", "serviceAccount.name=conveyor-worker-operator")
     assert proc.returncode != 0 and "may not be named conveyor-worker-*" in proc.stderr
 
 
 def test_the_value_worker_isolation_policy_false_turns_it_off() -> None:
-    proc = _render("--set", "worker.isolationPolicy=false")
-    assert proc.returncode == 0, proc.stderr
-    assert not any(doc and doc["kind"] in POLICY_KINDS for doc in yaml.safe_load_all(proc.stdout))
+    assert not _policy_objects("--set", "worker.isolationPolicy=false")
